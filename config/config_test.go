@@ -1,0 +1,139 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSampleDocumentsEveryKeyWithItsDefault(t *testing.T) {
+	raw, err := os.ReadFile("../config.sample.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromSample := Default()
+	if err := decodeYAML(raw, &fromSample); err != nil {
+		t.Fatalf("sample does not load: %v", err)
+	}
+	if !reflect.DeepEqual(normalise(fromSample), normalise(Default())) {
+		t.Errorf("sample differs from defaults:\nsample:  %+v\ndefault: %+v", fromSample, Default())
+	}
+	text := string(raw)
+	for _, key := range Keys() {
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(text, leaf+":") {
+			t.Errorf("config.sample.yaml does not document %s", key)
+		}
+	}
+}
+
+// normalise treats nil and empty lists alike.
+func normalise(c Config) Config {
+	if len(c.Appservices) == 0 {
+		c.Appservices = nil
+	}
+	if len(c.Federation.AllowedNetworks) == 0 {
+		c.Federation.AllowedNetworks = nil
+	}
+	return c
+}
+
+func TestLoadWithoutFileGivesWorkingDefaults(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ServerName != "localhost:8008" || cfg.Listen.Client != "127.0.0.1:8008" {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	if cfg.Database.URL != "sqlite:./warbler-data/warbler.db" {
+		t.Errorf("database.url = %q", cfg.Database.URL)
+	}
+	if cfg.SigningKey.File != "./warbler-data/signing.key" {
+		t.Errorf("signing_key.file = %q", cfg.SigningKey.File)
+	}
+	if cfg.Registration.Enabled {
+		t.Error("registration must be off by default")
+	}
+}
+
+func TestLoadErrorsNameTheKeyPath(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		env        []string
+		want       string
+	}{
+		{"unknown top key", "sever_name: x\n", nil, "sever_name: unknown key"},
+		{"unknown nested key", "listen:\n  clent: 1.2.3.4:1\n", nil, "listen.clent: unknown key"},
+		{"bad pool size", "database:\n  postgres:\n    max_open_conns: 0\n", nil, "database.postgres.max_open_conns: must be > 0"},
+		{"wrong type", "registration:\n  enabled: maybe\n", nil, "registration.enabled: must be true or false"},
+		{"bad duration", "http:\n  shutdown_timeout: soon\n", nil, "http.shutdown_timeout: must be a duration"},
+		{"bad listen", "listen:\n  client: nonsense\n", nil, "listen.client: must be host:port"},
+		{"bad database url", "database:\n  url: mysql://x\n", nil, "database.url: must start with sqlite: or postgres://"},
+		{"bad cidr", "federation:\n  allowed_networks: [10.0.0.0/33]\n", nil, "federation.allowed_networks[0]"},
+		{"bad server name", "server_name: 'bad name'\n", nil, "server_name:"},
+		{"only cert", "tls:\n  cert_file: a.pem\n", nil, "tls: set both"},
+		{"bad env bool", "", []string{"WARBLER_REGISTRATION__ENABLED=perhaps"}, "registration.enabled (from WARBLER_REGISTRATION__ENABLED): must be true or false"},
+		{"bad env int", "", []string{"WARBLER_DATABASE__POSTGRES__MAX_OPEN_CONNS=-1"}, "database.postgres.max_open_conns: must be > 0"},
+		{"mapping expected", "listen: 5\n", nil, "listen: must be a mapping"},
+		{"not yaml", "listen: [\n", nil, "config: yaml"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	body := "server_name: file.example\nregistration:\n  enabled: false\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"WARBLER_REGISTRATION__ENABLED=true",
+		"WARBLER_LISTEN__CLIENT=127.0.0.1:9008",
+		"WARBLER_APPSERVICES=a.yaml, b.yaml",
+		"WARBLER_FEDERATION__ALLOWED_NETWORKS=127.0.0.0/8,::1/128",
+		"WARBLER_SIGNING_KEY__VALIDITY=48h",
+		"WARBLER_TEST_POSTGRES=postgres://ignored", // not a key: left alone
+		"HOME=/root",
+	}
+	cfg, err := Load(path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ServerName != "file.example" || !cfg.Registration.Enabled || cfg.Listen.Client != "127.0.0.1:9008" {
+		t.Errorf("got %+v", cfg)
+	}
+	if !reflect.DeepEqual(cfg.Appservices, []string{"a.yaml", "b.yaml"}) {
+		t.Errorf("appservices = %q", cfg.Appservices)
+	}
+	if len(cfg.Federation.AllowedNetworks) != 2 {
+		t.Errorf("allowed_networks = %q", cfg.Federation.AllowedNetworks)
+	}
+	if cfg.SigningKey.Validity.Std() != 48*time.Hour {
+		t.Errorf("validity = %v", cfg.SigningKey.Validity.Std())
+	}
+}
+
+func TestFederationListenerGetsGeneratedCertPaths(t *testing.T) {
+	cfg, err := Load("", []string{"WARBLER_LISTEN__FEDERATION=127.0.0.1:8448", "WARBLER_DATA_DIR=/srv/w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLS.CertFile != "/srv/w/tls.crt" || cfg.TLS.KeyFile != "/srv/w/tls.key" {
+		t.Errorf("tls = %+v", cfg.TLS)
+	}
+}

@@ -1,0 +1,95 @@
+package mxhttp
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type echoBody struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// testRouter wires the middleware as the server does, around handlers that
+// exercise decoding and panics.
+func testRouter(max int64) http.Handler {
+	r := chi.NewRouter()
+	r.Use(Recover, LogAndMeasure(NewMetrics(prometheus.NewRegistry())), CORS, LimitBody(max))
+	r.NotFound(NotFound)
+	r.MethodNotAllowed(MethodNotAllowed)
+	r.Post("/echo", JSON(func(r *http.Request) (any, error) {
+		var b echoBody
+		if err := DecodeJSON(r, &b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}))
+	r.Get("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	return r
+}
+
+func TestErrorsAreMatrixJSON(t *testing.T) {
+	h := testRouter(64)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		errcode                  string
+	}{
+		{"ok", "POST", "/echo", `{"name":"a","count":2}`, 200, ""},
+		{"not JSON", "POST", "/echo", `{"name":`, 400, "M_NOT_JSON"},
+		{"empty body", "POST", "/echo", ``, 400, "M_NOT_JSON"},
+		{"array", "POST", "/echo", `[]`, 400, "M_NOT_JSON"},
+		{"wrong type", "POST", "/echo", `{"count":"many"}`, 400, "M_BAD_JSON"},
+		{"too large", "POST", "/echo", `{"name":"` + strings.Repeat("x", 100) + `"}`, 413, "M_TOO_LARGE"},
+		{"unknown path", "GET", "/nope", ``, 404, "M_UNRECOGNIZED"},
+		{"wrong method", "GET", "/echo", ``, 405, "M_UNRECOGNIZED"},
+		{"panic", "GET", "/panic", ``, 500, "M_UNKNOWN"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			var body map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body not JSON: %s", rec.Body)
+			}
+			if got, _ := body["errcode"].(string); got != tc.errcode {
+				t.Errorf("errcode %q, want %q", got, tc.errcode)
+			}
+			if tc.errcode != "" && body["error"] == "" {
+				t.Error("error message missing")
+			}
+		})
+	}
+}
+
+func TestTooLargeWithoutContentLength(t *testing.T) {
+	h := testRouter(16)
+	req := httptest.NewRequest("POST", "/echo", strings.NewReader(`{"name":"`+strings.Repeat("y", 64)+`"}`))
+	req.ContentLength = -1 // streamed: only the reader can notice
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 413 || !strings.Contains(rec.Body.String(), "M_TOO_LARGE") {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestCORSPreflight(t *testing.T) {
+	rec := httptest.NewRecorder()
+	testRouter(64).ServeHTTP(rec, httptest.NewRequest("OPTIONS", "/anything/at/all", nil))
+	if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("preflight: %d %v", rec.Code, rec.Header())
+	}
+	if !strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Error("Authorization not allowed in CORS headers")
+	}
+}
