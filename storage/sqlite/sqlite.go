@@ -26,12 +26,12 @@ var migrationFiles embed.FS
 const commonParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 
 // The writer also switches the file to WAL (which persists in the file),
-// trades fsync on every commit for fsync at checkpoints (synchronous=NORMAL:
-// in WAL mode a process crash loses nothing and a power cut may lose the
-// last commits but never corrupts the file),
-// and begins transactions IMMEDIATE so a transaction that reads before it
-// writes cannot fail to upgrade its lock.
-const writerParams = commonParams + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+// syncs every commit (synchronous=FULL: an acknowledged event must survive a
+// power cut, not only a process crash; the persist pipeline batches writes
+// per transaction so the fsync is amortised), and begins transactions
+// IMMEDIATE so a transaction that reads before it writes cannot fail to
+// upgrade its lock.
+const writerParams = commonParams + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
 
 // Readers cannot write, so a query sent to the wrong handle fails loudly.
 const readerParams = commonParams + "&_pragma=query_only(1)"
