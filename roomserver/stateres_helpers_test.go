@@ -22,24 +22,23 @@ type srTestEvent struct {
 	version                 mxcore.RoomVersion
 }
 
-func (e *srTestEvent) EventID() string                   { return e.id }
-func (e *srTestEvent) RoomID() string                    { return e.roomID }
-func (e *srTestEvent) Type() string                      { return e.typ }
-func (e *srTestEvent) StateKey() *string                 { return e.stateKey }
-func (e *srTestEvent) Sender() string                    { return e.sender }
-func (e *srTestEvent) Content() []byte                   { return e.content }
-func (e *srTestEvent) PrevEventIDs() []string            { return e.prev }
-func (e *srTestEvent) AuthEventIDs() []string            { return e.auth }
-func (e *srTestEvent) Depth() int64                      { return e.depth }
-func (e *srTestEvent) OriginServerTS() int64             { return e.ts }
-func (e *srTestEvent) Redacts() string                   { return "" }
-func (e *srTestEvent) JSON() []byte                      { return nil }
-func (e *srTestEvent) Version() mxcore.RoomVersion       { return e.version }
-func (e *srTestEvent) key() StateKeyTuple                { return StateKeyTuple{e.typ, *e.stateKey} }
-func (e *srTestEvent) String() string                    { return e.id }
-func (e *srTestEvent) withDepth(d int64) *srTestEvent    { e.depth = d; return e }
-func (e *srTestEvent) withTS(ts int64) *srTestEvent      { e.ts = ts; return e }
-func (e *srTestEvent) withPrev(p ...string) *srTestEvent { e.prev = p; return e }
+func (e *srTestEvent) EventID() string                { return e.id }
+func (e *srTestEvent) RoomID() string                 { return e.roomID }
+func (e *srTestEvent) Type() string                   { return e.typ }
+func (e *srTestEvent) StateKey() *string              { return e.stateKey }
+func (e *srTestEvent) Sender() string                 { return e.sender }
+func (e *srTestEvent) Content() []byte                { return e.content }
+func (e *srTestEvent) PrevEventIDs() []string         { return e.prev }
+func (e *srTestEvent) AuthEventIDs() []string         { return e.auth }
+func (e *srTestEvent) Depth() int64                   { return e.depth }
+func (e *srTestEvent) OriginServerTS() int64          { return e.ts }
+func (e *srTestEvent) Redacts() string                { return "" }
+func (e *srTestEvent) JSON() []byte                   { return nil }
+func (e *srTestEvent) Version() mxcore.RoomVersion    { return e.version }
+func (e *srTestEvent) key() StateKeyTuple             { return StateKeyTuple{e.typ, *e.stateKey} }
+func (e *srTestEvent) String() string                 { return e.id }
+func (e *srTestEvent) withDepth(d int64) *srTestEvent { e.depth = d; return e }
+func (e *srTestEvent) withTS(ts int64) *srTestEvent   { e.ts = ts; return e }
 
 // srLoader is a map-backed EventLoader.
 type srLoader map[string]*srTestEvent
