@@ -124,9 +124,13 @@ type TokenStore interface {
 // It is safe for concurrent use.
 type Database interface {
 	ServerKeyStore
+	RemoteServerKeyStore
 	UserStore
 	DeviceStore
 	TokenStore
+	AccountStore
+	RoomStore
+	MediaStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

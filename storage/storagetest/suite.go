@@ -21,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		run  func(t *testing.T, open Opener)
 	}{
 		{"SigningKeys", testSigningKeys},
+		{"RemoteServerKeys", testRemoteServerKeys},
 		{"Users", testUsers},
 		{"Devices", testDevices},
 		{"AccessTokens", testAccessTokens},
@@ -28,6 +29,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"DeleteDevices", testDeleteDevices},
 		{"DeleteUserAccessTokens", testDeleteUserAccessTokens},
 		{"DeactivateUser", testDeactivateUser},
+		{"Accounts", testAccounts},
+		{"Media", testMedia},
 		{"NotFound", testNotFound},
 		{"Conflict", testConflict},
 		{"InvalidInput", testInvalidInput},
@@ -35,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"Reopen", testReopen},
 		{"PingAndClose", testPingAndClose},
 	}
+	tests = append(tests, roomTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open) })
 	}

@@ -1,0 +1,130 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/warbler-im/warbler/storage"
+)
+
+// Rooms themselves, and the reads answered from the tables that PersistEvents
+// keeps beside the events: forward extremities, memberships and joined
+// servers, and the stream counter. Each is one indexed lookup.
+
+// The room's creation position is read from the counter in the same
+// statement. SQLite needs the WHERE to tell the upsert clause from a join
+// constraint after INSERT … SELECT.
+const qCreateRoom = `INSERT INTO rooms (room_id, room_version, created_stream)
+	SELECT $1, $2, position FROM stream_positions WHERE stream = 'events'
+	ON CONFLICT DO NOTHING`
+
+// CreateRoom implements storage.RoomStore.
+func (db *DB) CreateRoom(ctx context.Context, roomID, version string) error {
+	if roomID == "" || version == "" {
+		return errors.New("storage: CreateRoom needs a room ID and a room version")
+	}
+	res, err := db.writer.ExecContext(ctx, db.q(qCreateRoom), roomID, version)
+	if err != nil {
+		return err
+	}
+	return ifNoRows(res, storage.ErrConflict)
+}
+
+// Room implements storage.RoomStore.
+func (db *DB) Room(ctx context.Context, roomID string) (storage.RoomInfo, error) {
+	info := storage.RoomInfo{RoomID: roomID}
+	err := db.reader.QueryRowContext(ctx, db.q(`SELECT room_version, created_stream, current_snapshot, partial_state
+		FROM rooms WHERE room_id = $1`), roomID).
+		Scan(&info.Version, &info.CreatedStream, &info.CurrentSnapshot, &info.PartialState)
+	if err != nil {
+		return storage.RoomInfo{}, notFound(err)
+	}
+	return info, nil
+}
+
+// SetPartialState implements storage.RoomStore.
+func (db *DB) SetPartialState(ctx context.Context, roomID string, partial bool) error {
+	return execOne(ctx, db.writer, db.q(`UPDATE rooms SET partial_state = $2 WHERE room_id = $1`), roomID, partial)
+}
+
+// ForwardExtremities implements storage.RoomStore.
+func (db *DB) ForwardExtremities(ctx context.Context, roomID string) ([]string, error) {
+	rs, err := db.roomsFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	room, err := db.roomNID(ctx, rs, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return db.queryStrings(ctx, `SELECT e.event_id FROM forward_extremities f
+		JOIN events e ON e.event_nid = f.event_nid
+		WHERE f.room_nid = $1 AND e.rejected IS NULL`, room)
+}
+
+// Membership implements storage.RoomStore.
+func (db *DB) Membership(ctx context.Context, roomID, userID string) (string, string, error) {
+	var membership, eventID string
+	err := db.reader.QueryRowContext(ctx, db.q(`SELECT m.membership, e.event_id FROM memberships m
+		JOIN events e ON e.event_nid = m.event_nid
+		WHERE m.room_nid = (SELECT room_nid FROM rooms WHERE room_id = $1)
+		AND m.user_nid = (SELECT state_key_nid FROM state_keys WHERE state_key = $2)`), roomID, userID).
+		Scan(&membership, &eventID)
+	if err != nil {
+		return "", "", notFound(err)
+	}
+	return membership, eventID, nil
+}
+
+// RoomMembers implements storage.RoomStore.
+func (db *DB) RoomMembers(ctx context.Context, roomID, membership string) ([]string, error) {
+	rs, err := db.roomsFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	room, err := db.roomNID(ctx, rs, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return db.queryStrings(ctx, `SELECT sk.state_key FROM memberships m
+		JOIN state_keys sk ON sk.state_key_nid = m.user_nid
+		WHERE m.room_nid = $1 AND m.membership = $2`, room, membership)
+}
+
+// RoomsForUser implements storage.RoomStore. A user never seen in any
+// room is in none.
+func (db *DB) RoomsForUser(ctx context.Context, userID, membership string) ([]string, error) {
+	return db.queryStrings(ctx, `SELECT r.room_id FROM memberships m
+		JOIN rooms r ON r.room_nid = m.room_nid
+		WHERE m.user_nid = (SELECT state_key_nid FROM state_keys WHERE state_key = $1) AND m.membership = $2`, userID, membership)
+}
+
+// JoinedServers implements storage.RoomStore.
+func (db *DB) JoinedServers(ctx context.Context, roomID string) ([]string, error) {
+	rs, err := db.roomsFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	room, err := db.roomNID(ctx, rs, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return db.queryStrings(ctx, `SELECT server_name FROM room_joined_servers
+		WHERE room_nid = $1 AND joined_count > 0`, room)
+}
+
+// MaxStreamPosition implements storage.RoomStore. The counter only moves
+// inside the transaction that uses the positions, so its committed value
+// is the highest committed position.
+func (db *DB) MaxStreamPosition(ctx context.Context) (int64, error) {
+	rs, err := db.roomsFor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var pos int64
+	if err := rs.stmts.maxStream.QueryRowContext(ctx).Scan(&pos); err != nil {
+		return 0, fmt.Errorf("storage: read stream position: %w", err)
+	}
+	return pos, nil
+}

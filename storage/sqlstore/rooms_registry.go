@@ -1,0 +1,147 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"runtime"
+	"sync"
+	"weak"
+)
+
+// roomsState is the in-process state of one DB's room store: NID caches,
+// decoded state, and the prepared statements of the hot paths (persisting
+// a message, reading events and state).
+//
+// It belongs in DB itself; it is kept beside it, in a registry keyed by a
+// weak pointer to the DB, only because this change must leave db.go (owned
+// by other work) untouched. Moving it into a DB field is a mechanical
+// change: roomsFor would return db.roomsState.
+type roomsState struct {
+	types     *nidCache // event type strings ↔ type_nid
+	stateKeys *nidCache // state key strings ↔ state_key_nid
+	roomNIDs  *lru[string, int64]
+	state     *lru[stateCacheKey, any] // *keyframe and *snapshotMeta
+
+	mu    sync.Mutex // guards stmts while they are prepared
+	stmts *roomStmts
+}
+
+// Cache bounds. Types are few; state keys are mostly user IDs; decoded
+// state is bounded by its number of entries (each costs some 24 bytes, and
+// about 150 more once its strings are resolved).
+const (
+	maxCachedTypes        = 10_000
+	maxCachedStateKeys    = 100_000
+	maxCachedRooms        = 50_000
+	maxCachedStateEntries = 500_000
+)
+
+var roomStates sync.Map // weak.Pointer[DB] → *roomsState
+
+// roomsFor returns db's room-store state, creating it (and preparing its
+// statements) on first use. It must not be called inside a write
+// transaction: preparing on the SQLite writer needs its one connection.
+func (db *DB) roomsFor(ctx context.Context) (*roomsState, error) {
+	key := weak.Make(db)
+	v, ok := roomStates.Load(key)
+	if !ok {
+		fresh := &roomsState{
+			types:     newNIDCache(maxCachedTypes),
+			stateKeys: newNIDCache(maxCachedStateKeys),
+			roomNIDs:  newLRU[string, int64](maxCachedRooms),
+			state:     newLRU[stateCacheKey, any](maxCachedStateEntries),
+		}
+		var loaded bool
+		v, loaded = roomStates.LoadOrStore(key, fresh)
+		if !loaded {
+			runtime.AddCleanup(db, func(k weak.Pointer[DB]) { roomStates.Delete(k) }, key)
+		}
+	}
+	rs := v.(*roomsState)
+	if err := rs.prepare(ctx, db); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// DropRoomCaches empties the in-process caches of the room store (NIDs
+// and decoded state), so that benchmarks can measure cold reads. The
+// database is unaffected.
+func (db *DB) DropRoomCaches() {
+	if v, ok := roomStates.Load(weak.Make(db)); ok {
+		rs := v.(*roomsState)
+		rs.types.purge()
+		rs.stateKeys.purge()
+		rs.roomNIDs.purge()
+		rs.state.purge()
+	}
+}
+
+// roomStmts are the statements run for nearly every event or read.
+type roomStmts struct {
+	// On the writer, used inside persist transactions.
+	lockRoom     *sql.Stmt
+	takeStream   *sql.Stmt
+	eventByID    *sql.Stmt
+	insertEvent  *sql.Stmt
+	clearExtrems *sql.Stmt
+	addExtrem    *sql.Stmt
+	snapshotMeta *sql.Stmt
+	// insertEdges[n] inserts n edges: an event usually has one to a
+	// handful of prev and auth events together.
+	insertEdges [maxPreparedEdges + 1]*sql.Stmt
+	// On the reader.
+	readEvent    *sql.Stmt
+	readSnapshot *sql.Stmt
+	eventIDByNID *sql.Stmt
+	maxStream    *sql.Stmt
+}
+
+func (rs *roomsState) prepare(ctx context.Context, db *DB) error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.stmts != nil {
+		return nil
+	}
+	var prepared []*sql.Stmt
+	var firstErr error
+	prep := func(pool *sql.DB, query string) *sql.Stmt {
+		if firstErr != nil {
+			return nil
+		}
+		stmt, err := pool.PrepareContext(ctx, db.q(query))
+		if err != nil {
+			firstErr = err
+			return nil
+		}
+		prepared = append(prepared, stmt)
+		return stmt
+	}
+	s := &roomStmts{
+		lockRoom:     prep(db.writer, qLockRoom+forUpdate(db.dialect)),
+		takeStream:   prep(db.writer, qTakeStream),
+		eventByID:    prep(db.writer, qEventByID),
+		insertEvent:  prep(db.writer, qInsertEvent),
+		clearExtrems: prep(db.writer, qClearExtremities),
+		addExtrem:    prep(db.writer, qAddExtremity),
+		snapshotMeta: prep(db.writer, qSnapshotMeta),
+		readEvent:    prep(db.reader, qSelectEvents+` WHERE e.event_id = $1`),
+		readSnapshot: prep(db.reader, qSnapshotMeta),
+		eventIDByNID: prep(db.reader, `SELECT event_id FROM events WHERE event_nid = $1`),
+		maxStream:    prep(db.reader, qMaxStream),
+	}
+	for n := 1; n <= maxPreparedEdges; n++ {
+		s.insertEdges[n] = prep(db.writer, edgesInsert(n))
+	}
+	if firstErr != nil {
+		// Leave rs.stmts nil so the next call tries again.
+		var errs []error
+		for _, stmt := range prepared {
+			errs = append(errs, stmt.Close())
+		}
+		return errors.Join(append([]error{firstErr}, errs...)...)
+	}
+	rs.stmts = s
+	return nil
+}
