@@ -2,10 +2,12 @@ package clientapi
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/warbler-im/warbler/internal/mxhttp"
+	"github.com/warbler-im/warbler/internal/ratelimit"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/storage"
 )
@@ -15,37 +17,125 @@ type Store interface {
 	storage.UserStore
 	storage.DeviceStore
 	storage.TokenStore
+	storage.AccountStore
 }
 
-// API holds the client-server endpoints' dependencies.
+// API holds the client-server endpoints' dependencies. Set the exported
+// fields, then call Mount once.
 type API struct {
 	ServerName string
 	Store      Store
 	// ClientBaseURL is served in /.well-known/matrix/client; empty answers 404.
 	ClientBaseURL string
 	Now           func() time.Time
+
+	Registration RegistrationOptions
+	// AccessTokenLifetime is how long access tokens live for clients that
+	// asked for a refresh token; 0 means defaultAccessTokenLifetime.
+	AccessTokenLifetime time.Duration
+	// JWT verifies org.matrix.login.jwt logins; nil turns that login off.
+	JWT *JWTVerifier
+	// Limits throttle registration and login; nil limiters do not limit.
+	Limits Limits
+	// Exclusive reports whether a user ID lies in an application service's
+	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
+	Exclusive func(userID string) bool
+
+	initOnce  sync.Once
+	uia       *uiaStore
+	nonces    *nonceStore
+	seen      *seenThrottle
+	confirmed *hashSet
 }
+
+// RegistrationOptions says who may create accounts.
+type RegistrationOptions struct {
+	Enabled      bool   // open registration of user accounts
+	RequireToken bool   // ... behind m.login.registration_token
+	GuestAccess  bool   // kind=guest registration
+	SharedSecret string // /_synapse/admin/v1/register; "" turns it off
+}
+
+// Limits are the rate limiters of the account endpoints.
+type Limits struct {
+	Login        *ratelimit.Limiter // per client address, on /login
+	LoginAccount *ratelimit.Limiter // per account: logins and password re-auth
+	Register     *ratelimit.Limiter // per client address, on registration
+}
+
+const defaultAccessTokenLifetime = 5 * time.Minute
 
 // specVersions lists the spec versions whose client-server API Warbler
 // implements completely. It starts empty: a version is added only when every
-// endpoint it requires holds (accounts, rooms and /sync are not done yet),
-// because clients trust this list to decide what they may call.
+// endpoint it requires holds (rooms and /sync are not done yet), because
+// clients trust this list to decide what they may call.
 var specVersions = []string{}
 
-// Mount registers the client-server endpoints on r.
+// Mount prepares the API's in-memory state and registers the client-server
+// endpoints on r.
 func (a *API) Mount(r chi.Router) {
+	a.initOnce.Do(a.init)
 	r.Get("/_matrix/client/versions", mxhttp.JSON(versions))
 	r.Get("/.well-known/matrix/client", mxhttp.JSON(a.wellKnownClient))
-	r.Route("/_matrix/client/{apiVersion:v3|r0}", func(r chi.Router) {
-		r.Get("/login", mxhttp.JSON(loginFlows))
-		r.Post("/login", mxhttp.JSON(a.login))
-		r.Group(func(r chi.Router) {
-			r.Use(a.RequireAuth)
-			r.Get("/account/whoami", mxhttp.JSON(a.whoami))
-			r.Post("/logout", mxhttp.JSON(a.logout))
-			r.Post("/logout/all", mxhttp.JSON(a.logoutAll))
-		})
+	r.Get("/_synapse/admin/v1/register", a.handle(a.adminNonce))
+	r.Post("/_synapse/admin/v1/register", a.handle(a.adminRegister))
+	r.With(a.limitByAddress(a.Limits.Register)).
+		Get("/_matrix/client/v1/register/m.login.registration_token/validity", a.handle(a.registrationTokenValidity))
+	r.Route("/_matrix/client/{apiVersion:v3|r0}", a.mountV3)
+}
+
+func (a *API) mountV3(r chi.Router) {
+	r.Get("/login", a.handle(a.loginFlows))
+	r.With(a.limitByAddress(a.Limits.Login)).Post("/login", a.handle(a.login))
+	r.Group(func(r chi.Router) {
+		r.Use(a.limitByAddress(a.Limits.Register))
+		r.Post("/register", a.handle(a.register))
+		r.Get("/register/available", a.handle(a.registerAvailable))
 	})
+	r.Post("/refresh", a.handle(a.refresh))
+	r.Get("/profile/{userId}", a.handle(a.getProfile))
+	r.Get("/profile/{userId}/{keyName}", a.handle(a.getProfileField))
+	r.Group(func(r chi.Router) {
+		// The spec lets these run without an access token: the password
+		// stage of user-interactive auth then names the account.
+		r.Use(a.optionalAuth, a.noGuests)
+		r.Post("/account/password", a.handle(a.changePassword))
+		r.Post("/account/deactivate", a.handle(a.deactivate))
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(a.RequireAuth)
+		a.mountAuthenticated(r)
+	})
+}
+
+// mountAuthenticated registers the endpoints that need an access token.
+// Guests reach only those the guest access module allows them.
+func (a *API) mountAuthenticated(r chi.Router) {
+	r.Get("/account/whoami", a.handle(a.whoami))
+	r.Post("/logout", a.handle(a.logout))
+	r.Post("/logout/all", a.handle(a.logoutAll))
+	r.Get("/devices", a.handle(a.listDevices))
+	r.Get("/devices/{deviceId}", a.handle(a.getDevice))
+	r.Put("/devices/{deviceId}", a.handle(a.updateDevice))
+	r.Put("/profile/{userId}/{keyName}", a.handle(a.setProfileField))
+	r.Delete("/profile/{userId}/{keyName}", a.handle(a.deleteProfileField))
+	r.Group(func(r chi.Router) {
+		r.Use(a.noGuests)
+		r.Get("/capabilities", a.handle(a.capabilities))
+		r.Delete("/devices/{deviceId}", a.handle(a.deleteDevice))
+		r.Post("/delete_devices", a.handle(a.deleteDevices))
+	})
+}
+
+// init creates the in-memory state: user-interactive auth sessions,
+// shared-secret nonces and the caches that spare the database writes. It
+// runs once, from Mount or from the first RequireAuth (other packages wrap
+// their routes with RequireAuth, possibly before Mount).
+func (a *API) init() {
+	a.uia = newUIAStore(a.now, a.releaseUIASession)
+	a.nonces = newNonceStore(a.now)
+	a.seen = newSeenThrottle()
+	a.confirmed = newHashSet(maxConfirmedTokens)
 }
 
 func versions(*http.Request) (any, error) {
@@ -57,4 +147,11 @@ func (a *API) wellKnownClient(*http.Request) (any, error) {
 		return nil, mxcore.NotFound("No client discovery information is configured")
 	}
 	return map[string]any{"m.homeserver": map[string]string{"base_url": a.ClientBaseURL}}, nil
+}
+
+func (a *API) accessTokenLifetime() time.Duration {
+	if a.AccessTokenLifetime > 0 {
+		return a.AccessTokenLifetime
+	}
+	return defaultAccessTokenLifetime
 }

@@ -14,16 +14,23 @@ import (
 
 const (
 	loginTypePassword = "m.login.password"
+	loginTypeJWT      = "org.matrix.login.jwt"
 	// maxDeviceIDBytes bounds client-chosen device IDs.
 	maxDeviceIDBytes = 255
 	// maxDisplayNameBytes bounds device display names.
 	maxDisplayNameBytes = 1024
-	// accessTokenPrefix marks Warbler access tokens for secret scanners.
-	accessTokenPrefix = "wat_"
+	// accessTokenPrefix and refreshTokenPrefix mark Warbler's tokens for
+	// secret scanners.
+	accessTokenPrefix  = "wat_"
+	refreshTokenPrefix = "wrt_"
 )
 
-func loginFlows(*http.Request) (any, error) {
-	return map[string]any{"flows": []map[string]string{{"type": loginTypePassword}}}, nil
+func (a *API) loginFlows(*http.Request) (any, error) {
+	flows := []map[string]string{{"type": loginTypePassword}}
+	if a.JWT != nil {
+		flows = append(flows, map[string]string{"type": loginTypeJWT})
+	}
+	return map[string]any{"flows": flows}, nil
 }
 
 type userIdentifier struct {
@@ -36,15 +43,26 @@ type loginRequest struct {
 	Identifier               *userIdentifier `json:"identifier"`
 	User                     string          `json:"user"` // deprecated form
 	Password                 string          `json:"password"`
+	Token                    string          `json:"token"`
 	DeviceID                 string          `json:"device_id"`
 	InitialDeviceDisplayName string          `json:"initial_device_display_name"`
+	RefreshToken             bool            `json:"refresh_token"`
 }
 
+// loginResponse is the session /login and /register hand out.
 type loginResponse struct {
-	UserID      string `json:"user_id"`
-	AccessToken string `json:"access_token"`
-	DeviceID    string `json:"device_id"`
-	HomeServer  string `json:"home_server"`
+	UserID       string `json:"user_id"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	ExpiresInMs  int64  `json:"expires_in_ms,omitempty"`
+	DeviceID     string `json:"device_id"`
+	HomeServer   string `json:"home_server"`
+}
+
+// sessionRequest is what a new session is made from.
+type sessionRequest struct {
+	userID, deviceID, displayName string
+	refresh                       bool // the client supports refresh tokens
 }
 
 func (a *API) login(r *http.Request) (any, error) {
@@ -52,21 +70,45 @@ func (a *API) login(r *http.Request) (any, error) {
 	if err := mxhttp.DecodeJSON(r, &req); err != nil {
 		return nil, err
 	}
-	if req.Type != loginTypePassword {
+	if err := checkDeviceFields(req.DeviceID, req.InitialDeviceDisplayName); err != nil {
+		return nil, err
+	}
+	var userID string
+	var err error
+	switch {
+	case req.Type == loginTypePassword:
+		userID, err = a.passwordLogin(r, req)
+	case req.Type == loginTypeJWT && a.JWT != nil:
+		userID, err = a.jwtLogin(r, req.Token)
+	default:
 		return nil, mxcore.Unknown("Unknown login type")
 	}
-	if len(req.DeviceID) > maxDeviceIDBytes || len(req.InitialDeviceDisplayName) > maxDisplayNameBytes {
-		return nil, mxcore.InvalidParam("device_id or initial_device_display_name is too long")
+	if err != nil {
+		return nil, err
 	}
+	return a.startSession(r, sessionRequest{userID, req.DeviceID, req.InitialDeviceDisplayName, req.RefreshToken})
+}
+
+func checkDeviceFields(deviceID, displayName string) error {
+	if len(deviceID) > maxDeviceIDBytes || len(displayName) > maxDisplayNameBytes {
+		return mxcore.InvalidParam("device_id or initial_device_display_name is too long")
+	}
+	return nil
+}
+
+// passwordLogin checks a password login and returns the user it proves.
+func (a *API) passwordLogin(r *http.Request, req loginRequest) (string, error) {
 	userID, err := a.loginUserID(req)
 	if err != nil {
-		return nil, err
+		return "", err
+	}
+	// Guessing spread over many addresses still meets this per-account
+	// budget (the per-address one is applied by the route).
+	if err := limited(a.Limits.LoginAccount, userID); err != nil {
+		return "", err
 	}
 	user, err := a.checkPassword(r, userID, req.Password)
-	if err != nil {
-		return nil, err
-	}
-	return a.startSession(r, user.UserID, req.DeviceID, req.InitialDeviceDisplayName)
+	return user.UserID, err
 }
 
 // loginUserID turns the identifier (a localpart or a full user ID of this
@@ -83,14 +125,16 @@ func (a *API) loginUserID(req loginRequest) (string, error) {
 		return "", mxcore.MissingParam("Missing user identifier")
 	}
 	if !strings.HasPrefix(name, "@") {
-		return "@" + strings.ToLower(name) + ":" + a.ServerName, nil
+		return a.userID(strings.ToLower(name)), nil
 	}
 	id, err := mxcore.ParseUserID(name)
 	if err != nil || id.Server != a.ServerName {
 		return "", mxcore.Forbidden("Invalid username or password")
 	}
-	return "@" + strings.ToLower(id.Localpart) + ":" + a.ServerName, nil
+	return a.userID(strings.ToLower(id.Localpart)), nil
 }
+
+func (a *API) userID(localpart string) string { return "@" + localpart + ":" + a.ServerName }
 
 // dummyHash is checked when the user does not exist, so that a login for an
 // unknown user costs as long as one with a wrong password and response time
@@ -113,46 +157,80 @@ func (a *API) checkPassword(r *http.Request, userID, password string) (storage.U
 		return storage.User{}, mxcore.Forbidden("Invalid username or password")
 	}
 	if user.Deactivated {
-		return storage.User{}, mxcore.NewError(http.StatusForbidden, mxcore.ErrUserDeactivated, "This account has been deactivated")
+		return storage.User{}, userDeactivated()
 	}
 	return user, nil
 }
 
-// startSession makes (or reuses) the device and issues a new access token.
-func (a *API) startSession(r *http.Request, userID, deviceID, displayName string) (loginResponse, error) {
-	ctx := r.Context()
-	now := a.now().UnixMilli()
+func userDeactivated() error {
+	return mxcore.NewError(http.StatusForbidden, mxcore.ErrUserDeactivated, "This account has been deactivated")
+}
+
+// startSession makes (or reuses) the device and issues a new access token,
+// with a refresh token and an expiry if the client supports refreshing.
+// Any token the device held before is revoked.
+func (a *API) startSession(r *http.Request, req sessionRequest) (loginResponse, error) {
+	now := a.now()
+	deviceID := req.deviceID
 	if deviceID == "" {
 		var err error
 		if deviceID, err = secrets.NewDeviceID(); err != nil {
 			return loginResponse{}, err
 		}
 	}
-	_, err := a.Store.GetDevice(ctx, userID, deviceID)
-	if errors.Is(err, storage.ErrNotFound) {
-		err = a.Store.CreateDevice(ctx, storage.Device{
-			UserID: userID, DeviceID: deviceID, DisplayName: displayName, CreatedTS: now, LastSeenTS: now,
-		})
-	}
+	issued, err := a.newTokens(req.refresh)
 	if err != nil {
 		return loginResponse{}, err
 	}
-	token, err := secrets.NewToken(accessTokenPrefix)
-	if err != nil {
+	device := storage.Device{
+		UserID: req.userID, DeviceID: deviceID, DisplayName: req.displayName,
+		CreatedTS: now.UnixMilli(), LastSeenTS: now.UnixMilli(), LastSeenIP: clientIP(r),
+	}
+	if _, err := a.Store.StartSession(r.Context(), device, issued.record(req.userID, deviceID)); err != nil {
 		return loginResponse{}, err
 	}
-	err = a.Store.CreateAccessToken(ctx, storage.AccessToken{
-		TokenHash: secrets.HashToken(token), UserID: userID, DeviceID: deviceID, CreatedTS: now,
-	})
-	if err != nil {
-		return loginResponse{}, err
-	}
-	return loginResponse{UserID: userID, AccessToken: token, DeviceID: deviceID, HomeServer: a.ServerName}, nil
+	return loginResponse{
+		UserID: req.userID, AccessToken: issued.access, RefreshToken: issued.refresh, ExpiresInMs: issued.expiresInMs,
+		DeviceID: deviceID, HomeServer: a.ServerName,
+	}, nil
 }
 
-func (a *API) whoami(r *http.Request) (any, error) {
-	sess, _ := SessionFrom(r.Context())
-	return map[string]any{"user_id": sess.UserID, "device_id": sess.DeviceID, "is_guest": false}, nil
+// issuedTokens are fresh tokens in the clear, to hand to the client once.
+type issuedTokens struct {
+	access, refresh string
+	createdTS       int64
+	expiresInMs     int64 // 0: the access token does not expire
+}
+
+// newTokens makes an access token, plus a refresh token and an expiry when
+// the client can refresh. Clients that cannot get a token that lasts until
+// logout, since expiring it would log them out.
+func (a *API) newTokens(refreshable bool) (issuedTokens, error) {
+	access, err := secrets.NewToken(accessTokenPrefix)
+	if err != nil {
+		return issuedTokens{}, err
+	}
+	t := issuedTokens{access: access, createdTS: a.now().UnixMilli()}
+	if !refreshable {
+		return t, nil
+	}
+	if t.refresh, err = secrets.NewToken(refreshTokenPrefix); err != nil {
+		return issuedTokens{}, err
+	}
+	t.expiresInMs = a.accessTokenLifetime().Milliseconds()
+	return t, nil
+}
+
+// record is what storage keeps of the tokens: their hashes.
+func (t issuedTokens) record(userID, deviceID string) storage.AccessToken {
+	rec := storage.AccessToken{
+		TokenHash: secrets.HashToken(t.access), UserID: userID, DeviceID: deviceID, CreatedTS: t.createdTS,
+	}
+	if t.refresh != "" {
+		rec.RefreshTokenHash = secrets.HashToken(t.refresh)
+		rec.ExpiresTS = t.createdTS + t.expiresInMs
+	}
+	return rec
 }
 
 // logout ends this session. The spec ties a device to its token, so the

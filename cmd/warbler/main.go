@@ -16,6 +16,11 @@ Usage:
                                          write a new ed25519 signing key
   warbler register-user [--config FILE] --user NAME [--password PW | --password-stdin] [--admin]
                                          create a local account directly in the database
+  warbler registration-token create [--config FILE] [--token T | --length N] [--uses-allowed N]
+                                  [--expires-in DURATION | --expiry-time UNIX_MS]
+  warbler registration-token list [--config FILE]
+  warbler registration-token delete [--config FILE] --token T
+                                         manage the tokens registration.require_token asks for
   warbler version                        print the version
 
 Every config key can also be set as WARBLER_<KEY PATH> (see config.sample.yaml).
@@ -39,6 +44,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = generateKeys(args[1:], stdout)
 	case "register-user":
 		err = registerUser(args[1:], stdin, stdout)
+	case "registration-token":
+		err = registrationToken(args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "warbler", versionString())
 		return 0

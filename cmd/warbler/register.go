@@ -53,7 +53,10 @@ func registerUser(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	defer db.Close()
 	userID := "@" + *name + ":" + cfg.ServerName
-	err = db.CreateUser(ctx, storage.User{UserID: userID, PasswordHash: hash, IsAdmin: *admin, CreatedTS: time.Now().UnixMilli()})
+	err = db.CreateAccount(ctx, storage.NewAccount{
+		User:    storage.User{UserID: userID, PasswordHash: hash, IsAdmin: *admin, CreatedTS: time.Now().UnixMilli()},
+		Profile: storage.Profile{DisplayName: *name},
+	})
 	if errors.Is(err, storage.ErrConflict) {
 		return fmt.Errorf("user %s already exists", userID)
 	}
