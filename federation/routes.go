@@ -12,15 +12,46 @@ import (
 // Routes holds what the federation endpoints need.
 type Routes struct {
 	Keys *KeyServer
+	// Notary serves other servers' keys; nil leaves the query endpoints out.
+	Notary *Notary
+	// Auth verifies the signature of every request under
+	// /_matrix/federation/ except the unauthenticated endpoints.
+	Auth *Authenticator
 	// WellKnownServer is the delegated "m.server" value; empty answers 404.
 	WellKnownServer string
 }
 
 // Mount registers the federation and key endpoints on r.
+//
+// The key endpoints, the version and .well-known take no signature. Every
+// other path under /_matrix/federation/ passes the X-Matrix check before
+// routing, so an unsigned request gets 401 M_UNAUTHORIZED whatever the
+// endpoint, and a signed one for an unknown endpoint 404 M_UNRECOGNIZED.
+// Endpoints that take no X-Matrix signature (the version here, and
+// openid/userinfo, which carries a token instead) are registered on r
+// itself, whose exact routes win over the authenticated subtree.
 func (rt *Routes) Mount(r chi.Router) {
 	r.Method(http.MethodGet, "/_matrix/key/v2/server", rt.Keys)
+	if rt.Notary != nil {
+		r.Get("/_matrix/key/v2/query/{serverName}", mxhttp.JSON(rt.Notary.ServeQueryOne))
+		r.Post("/_matrix/key/v2/query", mxhttp.JSON(rt.Notary.ServeQuery))
+	}
 	r.Get("/_matrix/federation/v1/version", mxhttp.JSON(serverVersion))
 	r.Get("/.well-known/matrix/server", mxhttp.JSON(rt.wellKnownServer))
+	if rt.Auth != nil {
+		// Wrapped from outside rather than with Use: a chi router runs its
+		// middleware only once it has a route, and unknown paths must be
+		// authenticated too.
+		r.Mount("/_matrix/federation", rt.Auth.Middleware(rt.authenticatedRouter()))
+	}
+}
+
+// authenticatedRouter holds the endpoints that require X-Matrix.
+func (rt *Routes) authenticatedRouter() chi.Router {
+	r := chi.NewRouter()
+	r.NotFound(mxhttp.NotFound)
+	r.MethodNotAllowed(mxhttp.MethodNotAllowed)
+	return r
 }
 
 func serverVersion(*http.Request) (any, error) {

@@ -35,8 +35,13 @@ type Options struct {
 	Backend Backend
 	// Env adds WARBLER_* settings (e.g. "WARBLER_REGISTRATION__ENABLED=true").
 	Env []string
-	// Federation also opens a TLS listener.
+	// Federation also opens a TLS listener, and the server name becomes
+	// its address so that other servers reach it there.
 	Federation bool
+	// SharedCA (with Federation) gives the listener a certificate from the
+	// test process's CA, which such servers trust, and lets them reach
+	// loopback: a federation of servers on this machine.
+	SharedCA bool
 }
 
 // Server is one running warbler process and what it needs to restart.
@@ -67,6 +72,12 @@ func Start(t testing.TB, opts Options) *Server {
 		DataDir:    t.TempDir(),
 		HTTPClient: &http.Client{Timeout: 30 * time.Second},
 	}
+	var fedAddr string
+	if opts.Federation {
+		fedAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+		s.FedURL = "https://" + fedAddr
+		s.Name = fedAddr
+	}
 	s.env = []string{
 		"WARBLER_SERVER_NAME=" + s.Name,
 		"WARBLER_DATA_DIR=" + s.DataDir,
@@ -77,9 +88,10 @@ func Start(t testing.TB, opts Options) *Server {
 		s.env = append(s.env, "WARBLER_DATABASE__URL="+pgtest.FreshDatabase(t))
 	}
 	if opts.Federation {
-		fedAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-		s.FedURL = "https://" + fedAddr
 		s.env = append(s.env, "WARBLER_LISTEN__FEDERATION="+fedAddr)
+	}
+	if opts.Federation && opts.SharedCA {
+		s.env = append(s.env, writeSharedCAFiles(t, s.DataDir)...)
 	}
 	s.env = append(s.env, opts.Env...)
 	s.Launch()
