@@ -14,8 +14,10 @@ type Config struct {
 	Database     Database     `yaml:"database"`
 	SigningKey   SigningKey   `yaml:"signing_key"`
 	Registration Registration `yaml:"registration"`
+	Login        Login        `yaml:"login"`
 	RateLimits   RateLimits   `yaml:"rate_limits"`
 	Federation   Federation   `yaml:"federation"`
+	Media        Media        `yaml:"media"`
 	Appservices  []string     `yaml:"appservices"`
 	Policy       Policy       `yaml:"policy"`
 	WellKnown    WellKnown    `yaml:"well_known"`
@@ -57,15 +59,47 @@ type SigningKey struct {
 	Validity Duration `yaml:"validity"`
 }
 
-// Registration controls open registration of new accounts.
+// Registration controls who may create accounts.
 type Registration struct {
 	Enabled      bool   `yaml:"enabled"`
+	RequireToken bool   `yaml:"require_token"`
+	GuestAccess  bool   `yaml:"guest_access"`
 	SharedSecret string `yaml:"shared_secret"`
 }
 
-// RateLimits switches request rate limiting.
+// Login configures sessions and the extra login types.
+type Login struct {
+	// AccessTokenLifetime applies to clients that asked for a refresh
+	// token; other clients get tokens that do not expire.
+	AccessTokenLifetime Duration `yaml:"access_token_lifetime"`
+	JWT                 JWT      `yaml:"jwt"`
+}
+
+// JWT configures org.matrix.login.jwt: a client presents a JSON Web Token
+// signed by a trusted issuer, and its sub claim names the local user.
+type JWT struct {
+	Enabled       bool   `yaml:"enabled"`
+	Algorithm     string `yaml:"algorithm"`
+	Secret        string `yaml:"secret"`          // HS256/384/512
+	PublicKeyFile string `yaml:"public_key_file"` // PEM, for RS*, PS*, ES* and EdDSA
+	Issuer        string `yaml:"issuer"`          // "" accepts any iss
+	Audience      string `yaml:"audience"`        // "" refuses tokens that carry an aud
+	CreateUsers   bool   `yaml:"create_users"`
+}
+
+// RateLimits switches request rate limiting and sets its token buckets.
 type RateLimits struct {
-	Enabled bool `yaml:"enabled"`
+	Enabled      bool      `yaml:"enabled"`
+	Login        RateLimit `yaml:"login"`
+	LoginAccount RateLimit `yaml:"login_account"`
+	Register     RateLimit `yaml:"register"`
+}
+
+// RateLimit is one token bucket: a client may make Burst requests at once
+// and then PerSecond on average.
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
 }
 
 // Federation configures outbound federation trust and reachability.
@@ -73,6 +107,36 @@ type Federation struct {
 	TrustedCAFile      string   `yaml:"trusted_ca_file"`
 	InsecureSkipVerify bool     `yaml:"insecure_skip_verify"`
 	AllowedNetworks    []string `yaml:"allowed_networks"`
+	// KeyNotaries are servers asked for another server's signing keys when
+	// that server cannot be reached itself.
+	KeyNotaries []string `yaml:"key_notaries"`
+}
+
+// Media configures the content repository (uploads, downloads,
+// thumbnails).
+type Media struct {
+	// Dir holds the media files; "" means <data_dir>/media.
+	Dir            string `yaml:"dir"`
+	MaxUploadBytes int64  `yaml:"max_upload_bytes"`
+	// LegacyUnauthenticated serves local media on the deprecated
+	// unauthenticated /_matrix/media/v3/download and thumbnail endpoints.
+	LegacyUnauthenticated bool `yaml:"legacy_unauthenticated"`
+	// UnusedExpiry is how long an mxc:// URI made by /create waits for
+	// its upload.
+	UnusedExpiry      Duration   `yaml:"unused_expiry"`
+	MaxPendingUploads int        `yaml:"max_pending_uploads"`
+	CreateRateLimit   RateLimit  `yaml:"create_rate_limit"`
+	URLPreview        URLPreview `yaml:"url_preview"`
+}
+
+// URLPreview configures /preview_url, which fetches web pages for clients.
+type URLPreview struct {
+	Enabled bool `yaml:"enabled"`
+	// AllowedNetworks are CIDRs previews may reach although they are
+	// loopback, private or link-local; all such addresses are refused
+	// otherwise.
+	AllowedNetworks []string  `yaml:"allowed_networks"`
+	RateLimit       RateLimit `yaml:"rate_limit"`
 }
 
 // Policy locates the residency policy bundle.
@@ -118,7 +182,23 @@ func Default() Config {
 		Listen:     Listen{Client: "127.0.0.1:8008"},
 		Database:   Database{Postgres: Postgres{MaxOpenConns: 20, MaxIdleConns: 5}},
 		SigningKey: SigningKey{Validity: Duration(24 * time.Hour)},
-		RateLimits: RateLimits{Enabled: true},
+		Login: Login{
+			AccessTokenLifetime: Duration(5 * time.Minute),
+			JWT:                 JWT{Algorithm: "HS256"},
+		},
+		RateLimits: RateLimits{
+			Enabled:      true,
+			Login:        RateLimit{PerSecond: 0.5, Burst: 10},
+			LoginAccount: RateLimit{PerSecond: 0.2, Burst: 10},
+			Register:     RateLimit{PerSecond: 0.2, Burst: 10},
+		},
+		Media: Media{
+			MaxUploadBytes:    50 << 20,
+			UnusedExpiry:      Duration(24 * time.Hour),
+			MaxPendingUploads: 5,
+			CreateRateLimit:   RateLimit{PerSecond: 1, Burst: 10},
+			URLPreview:        URLPreview{RateLimit: RateLimit{PerSecond: 1, Burst: 10}},
+		},
 		HTTP: HTTP{
 			MaxRequestBytes: 1 << 20,
 			ShutdownTimeout: Duration(10 * time.Second),

@@ -38,6 +38,12 @@ func normalise(c Config) Config {
 	if len(c.Federation.AllowedNetworks) == 0 {
 		c.Federation.AllowedNetworks = nil
 	}
+	if len(c.Media.URLPreview.AllowedNetworks) == 0 {
+		c.Media.URLPreview.AllowedNetworks = nil
+	}
+	if len(c.Federation.KeyNotaries) == 0 {
+		c.Federation.KeyNotaries = nil
+	}
 	return c
 }
 
@@ -54,6 +60,9 @@ func TestLoadWithoutFileGivesWorkingDefaults(t *testing.T) {
 	}
 	if cfg.SigningKey.File != "./warbler-data/signing.key" {
 		t.Errorf("signing_key.file = %q", cfg.SigningKey.File)
+	}
+	if cfg.Media.Dir != "./warbler-data/media" {
+		t.Errorf("media.dir = %q", cfg.Media.Dir)
 	}
 	if cfg.Registration.Enabled {
 		t.Error("registration must be off by default")
@@ -74,11 +83,25 @@ func TestLoadErrorsNameTheKeyPath(t *testing.T) {
 		{"bad listen", "listen:\n  client: nonsense\n", nil, "listen.client: must be host:port"},
 		{"bad database url", "database:\n  url: mysql://x\n", nil, "database.url: must start with sqlite: or postgres://"},
 		{"bad cidr", "federation:\n  allowed_networks: [10.0.0.0/33]\n", nil, "federation.allowed_networks[0]"},
+		{"bad notary", "federation:\n  key_notaries: [matrix.org, 'not a name']\n", nil, "federation.key_notaries[1]"},
 		{"bad server name", "server_name: 'bad name'\n", nil, "server_name:"},
 		{"only cert", "tls:\n  cert_file: a.pem\n", nil, "tls: set both"},
 		{"bad env bool", "", []string{"WARBLER_REGISTRATION__ENABLED=perhaps"}, "registration.enabled (from WARBLER_REGISTRATION__ENABLED): must be true or false"},
 		{"bad env int", "", []string{"WARBLER_DATABASE__POSTGRES__MAX_OPEN_CONNS=-1"}, "database.postgres.max_open_conns: must be > 0"},
 		{"mapping expected", "listen: 5\n", nil, "listen: must be a mapping"},
+		{"bad jwt algorithm", "login:\n  jwt:\n    enabled: true\n    algorithm: none\n", nil, "login.jwt.algorithm: must be one of"},
+		{"jwt without secret", "login:\n  jwt:\n    enabled: true\n", nil, "login.jwt.secret: must be set for HS256"},
+		{"jwt without key", "login:\n  jwt:\n    enabled: true\n    algorithm: ES256\n", nil, "login.jwt.public_key_file: must be set for ES256"},
+		{"short token lifetime", "login:\n  access_token_lifetime: 10ms\n", nil, "login.access_token_lifetime: must be at least 1s"},
+		{"zero burst", "rate_limits:\n  login:\n    burst: 0\n", nil, "rate_limits.login.burst: must be at least 1"},
+		{"negative rate", "rate_limits:\n  register:\n    per_second: -1\n", nil, "rate_limits.register.per_second: must be > 0"},
+		{"rate not a number", "rate_limits:\n  register:\n    per_second: fast\n", nil, "rate_limits.register.per_second: must be a number"},
+		{"bad env float", "", []string{"WARBLER_RATE_LIMITS__LOGIN__PER_SECOND=x"}, "rate_limits.login.per_second (from WARBLER_RATE_LIMITS__LOGIN__PER_SECOND): must be a number"},
+		{"zero upload size", "media:\n  max_upload_bytes: 0\n", nil, "media.max_upload_bytes: must be > 0"},
+		{"short unused expiry", "media:\n  unused_expiry: 5s\n", nil, "media.unused_expiry: must be at least 1m"},
+		{"no pending uploads", "", []string{"WARBLER_MEDIA__MAX_PENDING_UPLOADS=0"}, "media.max_pending_uploads: must be at least 1"},
+		{"bad preview cidr", "media:\n  url_preview:\n    allowed_networks: [localhost]\n", nil, "media.url_preview.allowed_networks[0]"},
+		{"zero create burst", "media:\n  create_rate_limit:\n    burst: 0\n", nil, "media.create_rate_limit.burst: must be at least 1"},
 		{"not yaml", "listen: [\n", nil, "config: yaml"},
 	}
 	for _, tc := range cases {
@@ -107,6 +130,7 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 		"WARBLER_APPSERVICES=a.yaml, b.yaml",
 		"WARBLER_FEDERATION__ALLOWED_NETWORKS=127.0.0.0/8,::1/128",
 		"WARBLER_SIGNING_KEY__VALIDITY=48h",
+		"WARBLER_RATE_LIMITS__LOGIN__PER_SECOND=2.5",
 		"WARBLER_TEST_POSTGRES=postgres://ignored", // not a key: left alone
 		"HOME=/root",
 	}
@@ -122,6 +146,9 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 	}
 	if len(cfg.Federation.AllowedNetworks) != 2 {
 		t.Errorf("allowed_networks = %q", cfg.Federation.AllowedNetworks)
+	}
+	if cfg.RateLimits.Login.PerSecond != 2.5 {
+		t.Errorf("rate_limits.login.per_second = %v", cfg.RateLimits.Login.PerSecond)
 	}
 	if cfg.SigningKey.Validity.Std() != 48*time.Hour {
 		t.Errorf("validity = %v", cfg.SigningKey.Validity.Std())

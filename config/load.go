@@ -47,6 +47,9 @@ func (c *Config) fillDerived() {
 	if c.SigningKey.File == "" {
 		c.SigningKey.File = joinPath(c.DataDir, "signing.key")
 	}
+	if c.Media.Dir == "" {
+		c.Media.Dir = joinPath(c.DataDir, "media")
+	}
 	if c.Listen.Federation != "" && c.TLS.CertFile == "" && c.TLS.KeyFile == "" {
 		c.TLS.CertFile = joinPath(c.DataDir, "tls.crt")
 		c.TLS.KeyFile = joinPath(c.DataDir, "tls.key")
@@ -138,6 +141,8 @@ func kindName(t reflect.Type) string {
 		return "true or false"
 	case reflect.Int, reflect.Int64:
 		return "an integer"
+	case reflect.Float64:
+		return "a number"
 	case reflect.Slice:
 		return "a list of strings"
 	default:
@@ -249,6 +254,12 @@ func setFromString(dst reflect.Value, raw string) error {
 			return fmt.Errorf("must be an integer")
 		}
 		dst.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil {
+			return fmt.Errorf("must be a number")
+		}
+		dst.SetFloat(f)
 	case reflect.Slice:
 		dst.Set(reflect.ValueOf(splitList(raw)))
 	default:

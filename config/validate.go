@@ -32,6 +32,11 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("federation.allowed_networks[%d]", i), "%q is not a CIDR", cidr)
 		}
 	}
+	for i, name := range c.Federation.KeyNotaries {
+		if err := checkServerName(name); err != nil {
+			bad(fmt.Sprintf("federation.key_notaries[%d]", i), "%v", err)
+		}
+	}
 	for i, f := range c.Appservices {
 		if strings.TrimSpace(f) == "" {
 			bad(fmt.Sprintf("appservices[%d]", i), "must be a file path")
@@ -44,7 +49,92 @@ func (c *Config) Validate() error {
 		bad("http.shutdown_timeout", "must be > 0")
 	}
 	c.validateLogging(bad)
+	c.validateLogin(bad)
+	c.validateRateLimits(bad)
+	c.validateMedia(bad)
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateMedia(bad reporter) {
+	m := c.Media
+	if m.MaxUploadBytes <= 0 {
+		bad("media.max_upload_bytes", "must be > 0")
+	}
+	if m.UnusedExpiry.Std() < time.Minute {
+		bad("media.unused_expiry", "must be at least 1m")
+	}
+	if m.MaxPendingUploads < 1 {
+		bad("media.max_pending_uploads", "must be at least 1")
+	}
+	if !(m.CreateRateLimit.PerSecond > 0) {
+		bad("media.create_rate_limit.per_second", "must be > 0")
+	}
+	if m.CreateRateLimit.Burst < 1 {
+		bad("media.create_rate_limit.burst", "must be at least 1")
+	}
+	for i, cidr := range m.URLPreview.AllowedNetworks {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			bad(fmt.Sprintf("media.url_preview.allowed_networks[%d]", i), "%q is not a CIDR", cidr)
+		}
+	}
+	if !(m.URLPreview.RateLimit.PerSecond > 0) {
+		bad("media.url_preview.rate_limit.per_second", "must be > 0")
+	}
+	if m.URLPreview.RateLimit.Burst < 1 {
+		bad("media.url_preview.rate_limit.burst", "must be at least 1")
+	}
+}
+
+// jwtAlgorithms are the signing algorithms org.matrix.login.jwt accepts,
+// each with whether it verifies with a shared secret (HMAC) or a public key.
+var jwtAlgorithms = map[string]bool{
+	"HS256": true, "HS384": true, "HS512": true,
+	"RS256": false, "RS384": false, "RS512": false,
+	"PS256": false, "PS384": false, "PS512": false,
+	"ES256": false, "ES384": false, "ES512": false,
+	"EdDSA": false,
+}
+
+// UsesSecret reports whether the JWT algorithm is verified with
+// login.jwt.secret rather than login.jwt.public_key_file.
+func (j JWT) UsesSecret() bool { return jwtAlgorithms[j.Algorithm] }
+
+func (c *Config) validateLogin(bad reporter) {
+	if c.Login.AccessTokenLifetime.Std() < time.Second {
+		bad("login.access_token_lifetime", "must be at least 1s")
+	}
+	j := c.Login.JWT
+	if !j.Enabled {
+		return
+	}
+	hmac, known := jwtAlgorithms[j.Algorithm]
+	switch {
+	case !known:
+		bad("login.jwt.algorithm", "must be one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA, got %q", j.Algorithm)
+	case hmac && j.Secret == "":
+		bad("login.jwt.secret", "must be set for %s", j.Algorithm)
+	case !hmac && j.PublicKeyFile == "":
+		bad("login.jwt.public_key_file", "must be set for %s", j.Algorithm)
+	}
+}
+
+func (c *Config) validateRateLimits(bad reporter) {
+	limits := []struct {
+		path  string
+		limit RateLimit
+	}{
+		{"rate_limits.login", c.RateLimits.Login},
+		{"rate_limits.login_account", c.RateLimits.LoginAccount},
+		{"rate_limits.register", c.RateLimits.Register},
+	}
+	for _, l := range limits {
+		if !(l.limit.PerSecond > 0) {
+			bad(l.path+".per_second", "must be > 0")
+		}
+		if l.limit.Burst < 1 {
+			bad(l.path+".burst", "must be at least 1")
+		}
+	}
 }
 
 type reporter func(path, format string, args ...any)

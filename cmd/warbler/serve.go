@@ -22,7 +22,9 @@ import (
 	"github.com/warbler-im/warbler/config"
 	"github.com/warbler-im/warbler/federation"
 	"github.com/warbler-im/warbler/internal/mxhttp"
+	"github.com/warbler-im/warbler/internal/ratelimit"
 	"github.com/warbler-im/warbler/internal/signingkey"
+	"github.com/warbler-im/warbler/media"
 	"github.com/warbler-im/warbler/storage"
 )
 
@@ -72,9 +74,26 @@ func runServer(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("publishing signing key: %w", err)
 	}
 	warnAboutTestSettings(cfg)
+	// Registration sessions live in memory, so none survived the last stop:
+	// uses they had reserved on registration tokens are free again.
+	if err := db.ResetPendingRegistrations(ctx); err != nil {
+		return fmt.Errorf("resetting registration token counts: %w", err)
+	}
+	api, err := newClientAPI(cfg, db)
+	if err != nil {
+		return err
+	}
+	mediaAPI, err := newMediaAPI(cfg, db, api)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler := newRouter(cfg, db, key, reg)
+	fed, err := newFederation(cfg, db, key)
+	if err != nil {
+		return err
+	}
+	handler := newRouter(cfg, db, api, mediaAPI, fed.Routes, reg)
 	servers, err := startListeners(cfg, handler, reg)
 	if err != nil {
 		return err
@@ -89,31 +108,100 @@ func warnAboutTestSettings(cfg config.Config) {
 	if cfg.Federation.InsecureSkipVerify {
 		slog.Warn("federation.insecure_skip_verify is ON: outbound TLS certificates are NOT verified. Test deployments only!")
 	}
-	if cfg.Registration.Enabled {
+	if cfg.Registration.Enabled && !cfg.Registration.RequireToken {
 		slog.Warn("registration.enabled is on: anyone who can reach this server can create an account")
+	}
+	if cfg.Registration.RequireToken && !cfg.Registration.Enabled {
+		slog.Warn("registration.require_token has no effect while registration.enabled is off")
+	}
+	if !cfg.RateLimits.Enabled {
+		slog.Warn("rate_limits.enabled is off: login and registration are not throttled")
 	}
 }
 
 // newRouter builds the one handler every listener serves.
-func newRouter(cfg config.Config, db storage.Database, key signingkey.Key, reg *prometheus.Registry) http.Handler {
+func newRouter(cfg config.Config, db storage.Database, api *clientapi.API, mediaAPI *media.API, fed *federation.Routes, reg *prometheus.Registry) http.Handler {
 	r := chi.NewRouter()
-	r.Use(mxhttp.Recover, mxhttp.LogAndMeasure(mxhttp.NewMetrics(reg)), mxhttp.CORS, mxhttp.LimitBody(cfg.HTTP.MaxRequestBytes))
+	r.Use(mxhttp.Recover, mxhttp.LogAndMeasure(mxhttp.NewMetrics(reg)), mxhttp.CORS)
 	r.NotFound(mxhttp.NotFound)
 	r.MethodNotAllowed(mxhttp.MethodNotAllowed)
-	api := &clientapi.API{ServerName: cfg.ServerName, Store: db, ClientBaseURL: cfg.WellKnown.ClientBaseURL}
+	// Media routes set their own body limits: uploads may be far larger
+	// than http.max_request_bytes, which bounds everything else.
+	mediaAPI.Mount(r)
+	r.Group(func(r chi.Router) {
+		r.Use(mxhttp.LimitBody(cfg.HTTP.MaxRequestBytes))
+		mountBounded(r, cfg, db, api, fed, reg)
+	})
+	return r
+}
+
+// mountBounded registers every endpoint but media's, under the global body
+// limit.
+func mountBounded(r chi.Router, cfg config.Config, db storage.Database, api *clientapi.API, fed *federation.Routes, reg *prometheus.Registry) {
 	api.Mount(r)
-	fed := &federation.Routes{
-		Keys: &federation.KeyServer{
-			ServerName: cfg.ServerName, KeyID: key.ID, Private: key.Private,
-			Validity: cfg.SigningKey.Validity.Std(), Store: db, Now: time.Now,
-		},
-		WellKnownServer: cfg.WellKnown.Server,
-	}
 	fed.Mount(r)
 	if cfg.Metrics.Enabled && cfg.Metrics.Listen == "" {
 		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	}
-	return r
+}
+
+// newFederation sets up the federation client, the keyring of other
+// servers' keys and the federation endpoints.
+func newFederation(cfg config.Config, db storage.Database, key signingkey.Key) (*federation.Federation, error) {
+	fed, err := federation.New(federation.Config{
+		ServerName: cfg.ServerName, KeyID: key.ID, PrivateKey: key.Private,
+		KeyValidity: cfg.SigningKey.Validity.Std(), Store: db,
+		TrustedCAFile: cfg.Federation.TrustedCAFile, InsecureSkipVerify: cfg.Federation.InsecureSkipVerify,
+		AllowedNetworks: cfg.Federation.AllowedNetworks, KeyNotaries: cfg.Federation.KeyNotaries,
+		WellKnownServer: cfg.WellKnown.Server,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("federation: %w", err)
+	}
+	return fed, nil
+}
+
+// newMediaAPI sets up the content repository; it authenticates with the
+// client API's access tokens.
+func newMediaAPI(cfg config.Config, db storage.Database, api *clientapi.API) (*media.API, error) {
+	files, err := media.NewFileStore(cfg.Media.Dir)
+	if err != nil {
+		return nil, err
+	}
+	previews, err := newPreviewer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &media.API{
+		ServerName: cfg.ServerName, Store: db, Files: files,
+		MaxUploadBytes: cfg.Media.MaxUploadBytes, MaxRequestBytes: cfg.HTTP.MaxRequestBytes,
+		LegacyUnauthenticated: cfg.Media.LegacyUnauthenticated,
+		UnusedExpiry:          cfg.Media.UnusedExpiry.Std(), MaxPendingUploads: cfg.Media.MaxPendingUploads,
+		CreateLimit: optionalLimiter(cfg.RateLimits.Enabled, cfg.Media.CreateRateLimit),
+		Previews:    previews,
+		RequireAuth: api.RequireAuth,
+		UserID: func(ctx context.Context) (string, bool) {
+			s, ok := clientapi.SessionFrom(ctx)
+			return s.UserID, ok
+		},
+	}, nil
+}
+
+// newPreviewer is nil, turning /preview_url off, unless enabled.
+func newPreviewer(cfg config.Config) (*media.Previewer, error) {
+	p := cfg.Media.URLPreview
+	if !p.Enabled {
+		return nil, nil
+	}
+	return media.NewPreviewer(p.AllowedNetworks, optionalLimiter(cfg.RateLimits.Enabled, p.RateLimit))
+}
+
+// optionalLimiter is nil, which limits nothing, when rate limiting is off.
+func optionalLimiter(enabled bool, l config.RateLimit) *ratelimit.Limiter {
+	if !enabled {
+		return nil
+	}
+	return ratelimit.New(l.PerSecond, l.Burst)
 }
 
 // startListeners opens every configured listener before serving on any, so

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,5 +92,28 @@ func TestCORSPreflight(t *testing.T) {
 	}
 	if !strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Authorization") {
 		t.Error("Authorization not allowed in CORS headers")
+	}
+}
+
+// deadlineWriter records deadline changes, as net/http's own writer allows.
+type deadlineWriter struct {
+	*httptest.ResponseRecorder
+	readDeadlineSet bool
+}
+
+func (d *deadlineWriter) SetReadDeadline(time.Time) error { d.readDeadlineSet = true; return nil }
+
+// A handler behind the logging middleware must still reach the connection's
+// deadlines (media uploads extend theirs); this failed before Unwrap existed.
+func TestResponseControllerReachesThroughRecorder(t *testing.T) {
+	h := LogAndMeasure(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+			t.Errorf("SetReadDeadline: %v", err)
+		}
+	}))
+	w := &deadlineWriter{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(w, httptest.NewRequest("POST", "/upload", nil))
+	if !w.readDeadlineSet {
+		t.Fatal("deadline did not reach the underlying writer")
 	}
 }
