@@ -3,11 +3,10 @@ package roomserver
 import (
 	"crypto/ed25519"
 	"encoding/base64"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
+	"github.com/warbler-im/warbler/mxcore"
 )
 
 // Rule 5.3.1.7 (v6–7: 4.3.1.7, v8–11: 4.4.1.7, v12: 5.4.1.7): an invite
@@ -15,9 +14,6 @@ import (
 // content.third_party_invite.signed verifies with any public key of the
 // m.room.third_party_invite event. The keys travel in the room state, so
 // this is pure: canonical JSON plus ed25519.
-//
-// The canonical encoder below is the minimum this check needs; once mxcore
-// exports its canonical JSON, this should call that instead.
 
 // signedByInviteKey reports whether signed carries an ed25519 signature, by
 // any entity, that verifies with one of the invite's public keys.
@@ -26,7 +22,7 @@ func signedByInviteKey(signed, invite gjson.Result) bool {
 	if len(keys) == 0 {
 		return false
 	}
-	msg, ok := appendCanonicalObject(nil, signed, func(k string) bool { return k == "signatures" || k == "unsigned" })
+	msg, ok := inviteSignedMessage(signed)
 	if !ok {
 		return false
 	}
@@ -98,112 +94,26 @@ func authDecodeBase64(v gjson.Result) ([]byte, bool) {
 	return b, err == nil
 }
 
-// appendCanonical appends v in canonical JSON: no insignificant space,
-// object keys sorted by code point, integers only. It fails on values that
-// have no canonical form (fractions, exponents, duplicate keys).
-func appendCanonical(dst []byte, v gjson.Result) ([]byte, bool) {
-	switch {
-	case v.Type == gjson.Null:
-		return append(dst, "null"...), true
-	case v.Type == gjson.True:
-		return append(dst, "true"...), true
-	case v.Type == gjson.False:
-		return append(dst, "false"...), true
-	case v.Type == gjson.String:
-		return appendCanonicalString(dst, v.Str), true
-	case v.Type == gjson.Number:
-		return appendCanonicalInt(dst, v.Raw)
-	case v.IsArray():
-		return appendCanonicalArray(dst, v)
-	case v.IsObject():
-		return appendCanonicalObject(dst, v, func(string) bool { return false })
+// inviteSignedMessage returns the bytes the signatures in a
+// third_party_invite's "signed" object cover: the object without its
+// "signatures" and "unsigned" members, as canonical JSON (spec appendix
+// "Signing JSON"). It fails when the object has no canonical form.
+func inviteSignedMessage(signed gjson.Result) ([]byte, bool) {
+	if !signed.IsObject() {
+		return nil, false
 	}
-	return dst, false
-}
-
-func appendCanonicalInt(dst []byte, raw string) ([]byte, bool) {
-	if !authIntLiteral(raw) {
-		return dst, false
-	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return dst, false
-	}
-	return strconv.AppendInt(dst, n, 10), true
-}
-
-func appendCanonicalArray(dst []byte, v gjson.Result) ([]byte, bool) {
-	dst = append(dst, '[')
-	ok := true
-	for i, el := range v.Array() {
-		if i > 0 {
-			dst = append(dst, ',')
+	obj := make([]byte, 0, len(signed.Raw))
+	obj = append(obj, '{')
+	signed.ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "signatures" || k.Str == "unsigned" {
+			return true
 		}
-		if dst, ok = appendCanonical(dst, el); !ok {
-			return dst, false
+		if len(obj) > 1 {
+			obj = append(obj, ',')
 		}
-	}
-	return append(dst, ']'), true
-}
-
-// appendCanonicalObject encodes an object without the keys skip selects.
-func appendCanonicalObject(dst []byte, v gjson.Result, skip func(string) bool) ([]byte, bool) {
-	if !v.IsObject() {
-		return dst, false
-	}
-	keys, vals := authObjectEntries(v)
-	if n := authCountKeys(v); n != len(keys) {
-		return dst, false // duplicate keys have no single canonical form
-	}
-	sort.Strings(keys) // byte order of UTF-8 is code point order
-	dst = append(dst, '{')
-	first, ok := true, true
-	for _, k := range keys {
-		if skip(k) {
-			continue
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(appendCanonicalString(dst, k), ':')
-		if dst, ok = appendCanonical(dst, vals[k]); !ok {
-			return dst, false
-		}
-	}
-	return append(dst, '}'), true
-}
-
-func authCountKeys(v gjson.Result) int {
-	n := 0
-	v.ForEach(func(_, _ gjson.Result) bool { n++; return true })
-	return n
-}
-
-// appendCanonicalString escapes only '"', '\\' and control characters,
-// using the short escapes where JSON has them; everything else is raw UTF-8.
-func appendCanonicalString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\b':
-			dst = append(dst, '\\', 'b')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\f':
-			dst = append(dst, '\\', 'f')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
+		obj = append(append(append(obj, k.Raw...), ':'), v.Raw...)
+		return true
+	})
+	msg, err := mxcore.CanonicalJSON(append(obj, '}'))
+	return msg, err == nil
 }

@@ -68,10 +68,12 @@ func TestAuthorizeThirdPartyInvite(t *testing.T) {
 	})
 }
 
-func TestCanonicalJSON(t *testing.T) {
+// The signed bytes of a third-party invite are the canonical JSON of the
+// "signed" object without "signatures" and "unsigned".
+func TestInviteSignedMessage(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{`{}`, `{}`},
-		{`{"one": 1, "two": "Two"}`, `{"one":1,"two":"Two"}`},
+		{`{"token": "t", "mxid": "@c:c.test", "signatures": {"x": {}}, "unsigned": {"a": 1}}`, `{"mxid":"@c:c.test","token":"t"}`},
 		{`{"b": "2", "a": "1"}`, `{"a":"1","b":"2"}`},
 		{`{"a": [3, {"z": null, "y": true}, false]}`, `{"a":[3,{"y":true,"z":null},false]}`},
 		{`{"本": "日本語", "a": "\u65E5"}`, `{"a":"日","本":"日本語"}`},
@@ -79,14 +81,14 @@ func TestCanonicalJSON(t *testing.T) {
 		{`{"a": -0}`, `{"a":0}`},
 	}
 	for _, tc := range cases {
-		got, ok := appendCanonical(nil, gjson.Parse(tc.in))
+		got, ok := inviteSignedMessage(gjson.Parse(tc.in))
 		if !ok || string(got) != tc.want {
-			t.Errorf("canonical(%s) = %s, %v; want %s", tc.in, got, ok, tc.want)
+			t.Errorf("signed bytes of %s = %s, %v; want %s", tc.in, got, ok, tc.want)
 		}
 	}
-	for _, bad := range []string{`{"a": 1.5}`, `{"a": 1e3}`, `{"a": 1, "a": 2}`, `{"a": 99999999999999999999}`} {
-		if got, ok := appendCanonical(nil, gjson.Parse(bad)); ok {
-			t.Errorf("canonical(%s) = %s, want failure", bad, got)
+	for _, bad := range []string{`{"a": 1.5}`, `{"a": 1, "a": 2}`, `{"a": 99999999999999999999}`, `[1]`, `"s"`} {
+		if got, ok := inviteSignedMessage(gjson.Parse(bad)); ok {
+			t.Errorf("signed bytes of %s = %s, want failure", bad, got)
 		}
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package roomserver
+
+const raceEnabled = false
