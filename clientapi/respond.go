@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/warbler-im/warbler/internal/mxhttp"
@@ -12,9 +11,9 @@ import (
 	"github.com/warbler-im/warbler/mxcore"
 )
 
-// handle adapts a handler like mxhttp.JSON does, and also writes the two
-// error shapes mxhttp does not know: the user-interactive auth challenge
-// (a 401 whose body lists flows) and the Retry-After header of a 429.
+// handle adapts a handler like mxhttp.JSON does, and also writes the error
+// shape mxhttp does not know: the user-interactive auth challenge (a 401
+// whose body lists flows).
 func (a *API) handle(h mxhttp.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := h(r)
@@ -31,13 +30,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &challenge) {
 		mxhttp.WriteJSON(w, http.StatusUnauthorized, challenge)
 		return
-	}
-	var mxErr *mxcore.Error
-	if errors.As(err, &mxErr) && mxErr.Status == http.StatusTooManyRequests && mxErr.RetryAfterMs != nil {
-		// The header is in whole seconds; round up so a client that obeys
-		// it is not refused again.
-		seconds := (*mxErr.RetryAfterMs + 999) / 1000
-		w.Header().Set("Retry-After", strconv.FormatInt(seconds, 10))
 	}
 	mxhttp.WriteError(w, r, err)
 }

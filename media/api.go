@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -144,26 +143,8 @@ func (a *API) caller(r *http.Request) (string, error) {
 	return userID, nil
 }
 
-// handle adapts a JSON endpoint, adding Retry-After to rate-limit errors.
-func (a *API) handle(h mxhttp.Handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := h(r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		mxhttp.WriteJSON(w, http.StatusOK, body)
-	}
-}
-
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var mxErr *mxcore.Error
-	if errors.As(err, &mxErr) && mxErr.RetryAfterMs != nil {
-		// Whole seconds, rounded up so an obedient client is not refused again.
-		w.Header().Set("Retry-After", strconv.FormatInt((*mxErr.RetryAfterMs+999)/1000, 10))
-	}
-	mxhttp.WriteError(w, r, err)
-}
+// handle adapts a JSON endpoint; mxhttp writes errors, Retry-After included.
+func (a *API) handle(h mxhttp.Handler) http.HandlerFunc { return mxhttp.JSON(h) }
 
 // pathParam returns a path parameter decoded. chi matches on the escaped
 // path when the request's path has escapes that differ from the default

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/storage"
 )
@@ -50,7 +51,7 @@ func (a *API) downloadHandler(authenticated bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m, err := a.lookupForServing(r, authenticated)
 		if err != nil {
-			writeError(w, r, err)
+			mxhttp.WriteError(w, r, err)
 			return
 		}
 		filename := m.Filename
@@ -157,7 +158,7 @@ func (a *API) serveStored(w http.ResponseWriter, r *http.Request, sum, contentTy
 		if isNotExist(err) {
 			err = fmt.Errorf("media file %s is missing from the store: %w", sum, err)
 		}
-		writeError(w, r, err)
+		mxhttp.WriteError(w, r, err)
 		return
 	}
 	defer f.Close()

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/charset"
 
+	"github.com/warbler-im/warbler/internal/netguard"
 	"github.com/warbler-im/warbler/internal/ratelimit"
 	"github.com/warbler-im/warbler/mxcore"
 )
@@ -37,46 +38,25 @@ const (
 // errInternalAddress is the refusal of a connection to an internal address.
 var errInternalAddress = errors.New("media: URL preview of an internal address refused")
 
-// blockedPrefixes are non-public ranges that the netip predicates below do
-// not already cover.
-var blockedPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and broadcast
-	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: may embed any IPv4 address
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("2002::/16"),       // 6to4: may embed any IPv4 address
-	netip.MustParsePrefix("2001::/32"),       // Teredo: likewise
-	netip.MustParsePrefix("100::/64"),        // discard
-	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
-	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
-}
-
 // Previewer fetches web pages for /preview_url. Every connection it makes,
 // including after redirects, is checked against the address the name
 // resolved to, so neither a hostile DNS answer nor a redirect can point it
 // at this server's own network.
 type Previewer struct {
-	client  *http.Client
-	allowed []netip.Prefix
-	limit   *ratelimit.Limiter
-	cache   *previewCache
+	client *http.Client
+	guard  *netguard.Guard
+	limit  *ratelimit.Limiter
+	cache  *previewCache
 }
 
 // NewPreviewer builds a previewer. allowedNetworks (CIDRs) may be reached
 // although internal; limit throttles fetches per user (nil: unlimited).
 func NewPreviewer(allowedNetworks []string, limit *ratelimit.Limiter) (*Previewer, error) {
-	p := &Previewer{limit: limit, cache: newPreviewCache()}
-	for _, cidr := range allowedNetworks {
-		prefix, err := netip.ParsePrefix(cidr)
-		if err != nil {
-			return nil, fmt.Errorf("url preview allowed network %q: %w", cidr, err)
-		}
-		p.allowed = append(p.allowed, prefix.Masked())
+	guard, err := netguard.New(allowedNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("url preview: %w", err)
 	}
+	p := &Previewer{guard: guard, limit: limit, cache: newPreviewCache()}
 	dialer := &net.Dialer{Timeout: previewTimeout, Control: p.checkDial}
 	p.client = &http.Client{
 		Timeout: previewTimeout,
@@ -105,35 +85,10 @@ func (p *Previewer) checkDial(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return errInternalAddress
 	}
-	if !p.permitted(addrPort.Addr()) {
+	if !p.guard.Permits(addrPort.Addr()) {
 		return errInternalAddress
 	}
 	return nil
-}
-
-// permitted reports whether previews may connect to ip.
-func (p *Previewer) permitted(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, prefix := range p.allowed {
-		if prefix.Contains(ip) {
-			return true
-		}
-	}
-	return isPublicAddress(ip)
-}
-
-// isPublicAddress is false for every address that may belong to this
-// server or its network rather than the internet.
-func isPublicAddress(ip netip.Addr) bool {
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
-		return false
-	}
-	for _, prefix := range blockedPrefixes {
-		if prefix.Contains(ip) {
-			return false
-		}
-	}
-	return true
 }
 
 // checkPreviewURL accepts absolute http and https URLs only.

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/storage"
 )
@@ -56,17 +57,17 @@ func (a *API) thumbnailHandler(authenticated bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		req, err := parseThumbnailRequest(r)
 		if err != nil {
-			writeError(w, r, err)
+			mxhttp.WriteError(w, r, err)
 			return
 		}
 		m, err := a.lookupForServing(r, authenticated)
 		if err != nil {
-			writeError(w, r, err)
+			mxhttp.WriteError(w, r, err)
 			return
 		}
 		thumb, err := a.thumbs.get(r.Context(), m, req)
 		if err != nil {
-			writeError(w, r, err)
+			mxhttp.WriteError(w, r, err)
 			return
 		}
 		name := "thumbnail." + extensionOf(thumb.ContentType)

@@ -1,7 +1,9 @@
 // Package storage defines what the rest of Warbler asks of its database:
 // small interfaces grouped by the code that uses them (server signing keys,
-// users, devices, access tokens), the plain record types they exchange, and
-// the sentinel errors ErrNotFound and ErrConflict.
+// users, devices, access tokens, account data such as profiles and
+// registration tokens, rooms with their events and shared-block state,
+// remote server keys, media), the plain record types they exchange, and the
+// sentinel errors ErrNotFound and ErrConflict.
 //
 // Implementations live in sub-packages: sqlite (the embedded default) and
 // postgres (for scale), both built on the one SQL layer in sqlstore and both

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/warbler-im/warbler/mxcore"
 )
 
 type echoBody struct {
@@ -115,5 +116,20 @@ func TestResponseControllerReachesThroughRecorder(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("POST", "/upload", nil))
 	if !w.readDeadlineSet {
 		t.Fatal("deadline did not reach the underlying writer")
+	}
+}
+
+// Rate-limit errors carry Retry-After in whole seconds, rounded up, so a
+// client that obeys it is not refused again.
+func TestRetryAfterHeader(t *testing.T) {
+	for _, tc := range []struct {
+		ms   int64
+		want string
+	}{{1, "1"}, {1000, "1"}, {1001, "2"}, {59_500, "60"}} {
+		rec := httptest.NewRecorder()
+		WriteError(rec, httptest.NewRequest("GET", "/", nil), mxcore.LimitExceeded(tc.ms))
+		if got := rec.Header().Get("Retry-After"); got != tc.want || rec.Code != http.StatusTooManyRequests {
+			t.Errorf("retry_after_ms %d: Retry-After %q status %d, want %q 429", tc.ms, got, rec.Code, tc.want)
+		}
 	}
 }

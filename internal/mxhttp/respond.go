@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/warbler-im/warbler/mxcore"
 )
@@ -41,6 +42,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &mxErr) {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		mxErr = mxcore.Internal()
+	}
+	if mxErr.RetryAfterMs != nil {
+		// The header counts whole seconds; round up so a client that obeys
+		// it is not refused again.
+		w.Header().Set("Retry-After", strconv.FormatInt((*mxErr.RetryAfterMs+999)/1000, 10))
 	}
 	WriteJSON(w, mxErr.Status, mxErr)
 }

@@ -24,18 +24,23 @@ func New(allowedCIDRs []string) (*Guard, error) {
 	return g, nil
 }
 
-// blockedPrefixes are special-purpose ranges that the netip predicates do
-// not cover but that are no more public than RFC 1918 space: "this
-// network", carrier-grade NAT, IETF protocol assignments, benchmarking,
-// the reserved class E (with broadcast), and NAT64 local use, which can
-// embed any IPv4 address.
+// blockedPrefixes are non-public ranges that the netip predicates do not
+// already cover. Several can embed any IPv4 address (NAT64, 6to4, Teredo,
+// IPv4-translated), so they could reach a private host through a gateway.
 var blockedPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("2002::/16"),       // 6to4
+	netip.MustParsePrefix("2001::/32"),       // Teredo
+	netip.MustParsePrefix("100::/64"),        // discard
+	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
 }
 
 // Permits reports whether a connection to ip is allowed.
