@@ -43,7 +43,7 @@ func (rs *RoomServer) loadEvents(ctx context.Context, ids []string) (map[string]
 	out := make(map[string]*eventMeta, len(ids))
 	var misses []string
 	for _, id := range ids {
-		if m, ok := rs.events.get(id); ok {
+		if m, ok := rs.events.Get(id); ok {
 			out[id] = m
 		} else if _, queued := out[id]; !queued {
 			misses = append(misses, id)
@@ -61,7 +61,7 @@ func (rs *RoomServer) loadEvents(ctx context.Context, ids []string) (map[string]
 		if err != nil {
 			return nil, err
 		}
-		rs.events.put(se.EventID, m)
+		rs.events.Put(se.EventID, m)
 		out[se.EventID] = m
 	}
 	return out, nil
@@ -97,7 +97,7 @@ func (rs *RoomServer) metaFromStored(ctx context.Context, se storage.StoredEvent
 
 // roomVersion returns a known room's version; versions never change.
 func (rs *RoomServer) roomVersion(ctx context.Context, roomID string) (mxcore.RoomVersion, error) {
-	if v, ok := rs.versions.get(roomID); ok {
+	if v, ok := rs.versions.Get(roomID); ok {
 		return v, nil
 	}
 	info, err := rs.store.Room(ctx, roomID)
@@ -111,7 +111,7 @@ func (rs *RoomServer) roomVersion(ctx context.Context, roomID string) (mxcore.Ro
 	if !ok {
 		return mxcore.RoomVersion{}, fmt.Errorf("roomserver: room %s has unsupported version %q", roomID, info.Version)
 	}
-	rs.versions.put(roomID, v)
+	rs.versions.Put(roomID, v)
 	return v, nil
 }
 
@@ -120,7 +120,7 @@ func (rs *RoomServer) snapshot(ctx context.Context, nid int64) (*stateSet, error
 	if nid == 0 {
 		return emptyState(), nil
 	}
-	if s, ok := rs.snapshots.get(nid); ok {
+	if s, ok := rs.snapshots.Get(nid); ok {
 		return s, nil
 	}
 	entries, err := rs.store.StateSnapshot(ctx, nid)
@@ -128,7 +128,7 @@ func (rs *RoomServer) snapshot(ctx context.Context, nid int64) (*stateSet, error
 		return nil, fmt.Errorf("roomserver: load state snapshot %d: %w", nid, err)
 	}
 	s := stateFromSnapshot(nid, entries)
-	rs.snapshots.put(nid, s)
+	rs.snapshots.Put(nid, s)
 	return s, nil
 }
 

@@ -171,9 +171,9 @@ func (rs *RoomServer) roomForWrite(ctx context.Context, roomID string, inputs []
 	if err := rs.store.CreateRoom(ctx, roomID, ver.ID); err != nil && !errors.Is(err, storage.ErrConflict) {
 		return nil, fmt.Errorf("roomserver: create room %s: %w", roomID, err)
 	}
-	rs.versions.put(roomID, ver)
+	rs.versions.Put(roomID, ver)
 	r = &roomState{id: roomID, version: ver, current: emptyState()}
-	rs.rooms.put(roomID, r)
+	rs.rooms.Put(roomID, r)
 	return r, nil
 }
 

@@ -25,11 +25,11 @@ func (r *batchRun) commit(results []InputResult) error {
 		err = fmt.Errorf("storage returned %d positions for %d events", len(positions), len(r.batch))
 	}
 	if err != nil {
-		r.rs.rooms.remove(r.room.id)
+		r.rs.rooms.Remove(r.room.id)
 		return fmt.Errorf("roomserver: persist events of %s: %w", r.room.id, err)
 	}
 	stored := r.record(positions, results)
-	r.rs.rooms.put(r.room.id, &roomState{id: r.room.id, version: r.ver, current: r.rebasedCurrent(), extremities: r.extremities})
+	r.rs.rooms.Put(r.room.id, &roomState{id: r.room.id, version: r.ver, current: r.rebasedCurrent(), extremities: r.extremities})
 	r.rs.notify(r.room.id, stored)
 	return nil
 }
@@ -44,10 +44,10 @@ func (r *batchRun) record(positions []storage.PersistedPosition, results []Input
 		if pos.Existed {
 			// Stored meanwhile by someone else: what storage holds wins.
 			res.Existed = true
-			r.rs.events.remove(pos.EventID)
+			r.rs.events.Remove(pos.EventID)
 			continue
 		}
-		r.rs.events.put(pos.EventID, r.pending[pos.EventID])
+		r.rs.events.Put(pos.EventID, r.pending[pos.EventID])
 		stored = append(stored, res.PersistedEvent)
 	}
 	return stored
@@ -68,6 +68,6 @@ func (r *batchRun) rebasedCurrent() *stateSet {
 		return r.current
 	}
 	rebased := r.current.rebased(info.CurrentSnapshot)
-	r.rs.snapshots.put(info.CurrentSnapshot, rebased)
+	r.rs.snapshots.Put(info.CurrentSnapshot, rebased)
 	return rebased
 }

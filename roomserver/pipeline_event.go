@@ -250,7 +250,7 @@ func (r *batchRun) lookup(id string) *eventMeta {
 	if m := r.loaded[id]; m != nil {
 		return m
 	}
-	if m, ok := r.rs.events.get(id); ok {
+	if m, ok := r.rs.events.Get(id); ok {
 		return m
 	}
 	if r.absent[id] || r.fatal != nil {
@@ -266,7 +266,7 @@ func (r *batchRun) lookupAll(ids []string) (found []*eventMeta, missing []string
 	var misses []string
 	for _, id := range ids {
 		if r.pending[id] == nil && r.loaded[id] == nil && !r.absent[id] {
-			if _, ok := r.rs.events.get(id); !ok {
+			if _, ok := r.rs.events.Get(id); !ok {
 				misses = append(misses, id)
 			}
 		}
@@ -328,7 +328,7 @@ func (r *batchRun) prefetch(inputs []InputEvent, parsed []parsedInput) {
 	}
 	var misses []string
 	for _, id := range dedupStrings(ids) {
-		if _, ok := r.rs.events.get(id); !ok {
+		if _, ok := r.rs.events.Get(id); !ok {
 			misses = append(misses, id)
 		}
 	}

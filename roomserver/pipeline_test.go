@@ -195,7 +195,7 @@ func TestListenerMayReadTheRoom(t *testing.T) {
 	roomID := createRoom(t, a, "12", CreateRoomOptions{})
 	var sizes []int
 	a.AddListener(listenerFunc(func(room string, events []PersistedEvent) {
-		a.rooms.remove(room)
+		a.rooms.Remove(room)
 		state, err := a.CurrentState(ctxT(t), room)
 		if err != nil {
 			t.Error(err)

@@ -57,7 +57,7 @@ func (r *roomState) extremityIDs() []string {
 // this very goroutine, in a listener), the reader loads what is committed
 // without caching it rather than wait.
 func (rs *RoomServer) room(ctx context.Context, roomID string) (*roomState, error) {
-	if r, ok := rs.rooms.get(roomID); ok {
+	if r, ok := rs.rooms.Get(roomID); ok {
 		return r, nil
 	}
 	release, ok := rs.locks.tryAcquire(roomID)
@@ -70,14 +70,14 @@ func (rs *RoomServer) room(ctx context.Context, roomID string) (*roomState, erro
 
 // roomLocked is room for a caller holding the room's lock.
 func (rs *RoomServer) roomLocked(ctx context.Context, roomID string) (*roomState, error) {
-	if r, ok := rs.rooms.get(roomID); ok {
+	if r, ok := rs.rooms.Get(roomID); ok {
 		return r, nil
 	}
 	r, err := rs.loadRoom(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	rs.rooms.put(roomID, r)
+	rs.rooms.Put(roomID, r)
 	return r, nil
 }
 
@@ -94,7 +94,7 @@ func (rs *RoomServer) loadRoom(ctx context.Context, roomID string) (*roomState, 
 	if !ok {
 		return nil, fmt.Errorf("roomserver: room %s has unsupported version %q", roomID, info.Version)
 	}
-	rs.versions.put(roomID, ver)
+	rs.versions.Put(roomID, ver)
 	current, err := rs.snapshot(ctx, info.CurrentSnapshot)
 	if err != nil {
 		return nil, err

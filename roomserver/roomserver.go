@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/warbler-im/warbler/internal/lru"
 	"github.com/warbler-im/warbler/mxcore"
 )
 
@@ -39,10 +40,10 @@ type RoomServer struct {
 	cfg       Config
 	log       *slog.Logger
 	locks     roomLocks
-	events    *lru[string, *eventMeta]
-	snapshots *lru[int64, *stateSet]
-	rooms     *lru[string, *roomState]
-	versions  *lru[string, mxcore.RoomVersion]
+	events    *lru.Cache[string, *eventMeta]
+	snapshots *lru.Cache[int64, *stateSet]
+	rooms     *lru.Cache[string, *roomState]
+	versions  *lru.Cache[string, mxcore.RoomVersion]
 
 	listenersMu sync.RWMutex
 	listeners   []Listener
@@ -70,10 +71,10 @@ func New(store Store, cfg Config) (*RoomServer, error) {
 		store:     store,
 		cfg:       cfg,
 		log:       log,
-		events:    newLRU[string, *eventMeta](orDefault(cfg.EventCacheSize, 20000)),
-		snapshots: newLRU[int64, *stateSet](orDefault(cfg.SnapshotCacheSize, 256)),
-		rooms:     newLRU[string, *roomState](orDefault(cfg.RoomCacheSize, 1000)),
-		versions:  newLRU[string, mxcore.RoomVersion](orDefault(cfg.RoomCacheSize, 1000) * 4),
+		events:    lru.New[string, *eventMeta](orDefault(cfg.EventCacheSize, 20000)),
+		snapshots: lru.New[int64, *stateSet](orDefault(cfg.SnapshotCacheSize, 256)),
+		rooms:     lru.New[string, *roomState](orDefault(cfg.RoomCacheSize, 1000)),
+		versions:  lru.New[string, mxcore.RoomVersion](orDefault(cfg.RoomCacheSize, 1000) * 4),
 	}, nil
 }
 

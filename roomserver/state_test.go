@@ -82,24 +82,6 @@ func TestStateFromMapDiffs(t *testing.T) {
 	}
 }
 
-func TestLRUForgetsOldest(t *testing.T) {
-	c := newLRU[string, int](2)
-	c.put("a", 1)
-	c.put("b", 2)
-	c.get("a")
-	c.put("c", 3)
-	if _, ok := c.get("b"); ok {
-		t.Error("b, least recently used, was kept")
-	}
-	if v, ok := c.get("a"); !ok || v != 1 || c.len() != 2 {
-		t.Error("a was lost")
-	}
-	c.remove("a")
-	if _, ok := c.get("a"); ok {
-		t.Error("removed entry still there")
-	}
-}
-
 // A writer waiting for a busy room gives up with its context, and the
 // room's lock is released when nobody holds or waits for it.
 func TestRoomLocks(t *testing.T) {

@@ -278,7 +278,7 @@ func (db *DB) roomNIDs(ctx context.Context, rs *roomsState, roomIDs []string) (m
 	out := make(map[string]int64, len(roomIDs))
 	var missing []string
 	for _, id := range roomIDs {
-		if nid, ok := rs.roomNIDs.get(id); ok {
+		if nid, ok := rs.roomNIDs.Get(id); ok {
 			out[id] = nid
 		} else {
 			missing = append(missing, id)
@@ -298,7 +298,7 @@ func (db *DB) roomNIDs(ctx context.Context, rs *roomsState, roomIDs []string) (m
 				return err
 			}
 			out[id] = nid
-			rs.roomNIDs.add(id, nid, 1)
+			rs.roomNIDs.Add(id, nid, 1)
 		}
 		return rows.Err()
 	})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/warbler-im/warbler/internal/lru"
 )
 
 // Event types and state keys are stored once each and referred to by
@@ -16,22 +18,22 @@ import (
 
 // nidCache maps strings to NIDs and back.
 type nidCache struct {
-	byName *lru[string, int64]
-	byNID  *lru[int64, string]
+	byName *lru.Cache[string, int64]
+	byNID  *lru.Cache[int64, string]
 }
 
 func newNIDCache(size int) *nidCache {
-	return &nidCache{byName: newLRU[string, int64](size), byNID: newLRU[int64, string](size)}
+	return &nidCache{byName: lru.New[string, int64](size), byNID: lru.New[int64, string](size)}
 }
 
 func (c *nidCache) add(name string, nid int64) {
-	c.byName.add(name, nid, 1)
-	c.byNID.add(nid, name, 1)
+	c.byName.Add(name, nid, 1)
+	c.byNID.Add(nid, name, 1)
 }
 
 func (c *nidCache) purge() {
-	c.byName.purge()
-	c.byNID.purge()
+	c.byName.Purge()
+	c.byNID.Purge()
 }
 
 // nidTable names a string ↔ NID table.
@@ -99,7 +101,7 @@ func (db *DB) lookupNIDs(ctx context.Context, q querier, c *nidCache, t nidTable
 		if _, done := out[name]; done || queued[name] {
 			continue
 		}
-		if nid, ok := c.byName.get(name); ok {
+		if nid, ok := c.byName.Get(name); ok {
 			out[name] = nid
 		} else {
 			queued[name] = true
@@ -141,7 +143,7 @@ func (db *DB) lookupNames(ctx context.Context, q querier, c *nidCache, t nidTabl
 		if _, done := out[nid]; done {
 			continue
 		}
-		if name, ok := c.byNID.get(nid); ok {
+		if name, ok := c.byNID.Get(nid); ok {
 			out[nid] = name
 		} else {
 			out[nid] = ""

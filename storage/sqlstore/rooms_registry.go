@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"weak"
+
+	"github.com/warbler-im/warbler/internal/lru"
 )
 
 // roomsState is the in-process state of one DB's room store: NID caches,
@@ -20,8 +22,8 @@ import (
 type roomsState struct {
 	types     *nidCache // event type strings ↔ type_nid
 	stateKeys *nidCache // state key strings ↔ state_key_nid
-	roomNIDs  *lru[string, int64]
-	state     *lru[stateCacheKey, any] // *keyframe and *snapshotMeta
+	roomNIDs  *lru.Cache[string, int64]
+	state     *lru.Cache[stateCacheKey, any] // *keyframe and *snapshotMeta
 
 	mu    sync.Mutex // guards stmts while they are prepared
 	stmts *roomStmts
@@ -49,8 +51,8 @@ func (db *DB) roomsFor(ctx context.Context) (*roomsState, error) {
 		fresh := &roomsState{
 			types:     newNIDCache(maxCachedTypes),
 			stateKeys: newNIDCache(maxCachedStateKeys),
-			roomNIDs:  newLRU[string, int64](maxCachedRooms),
-			state:     newLRU[stateCacheKey, any](maxCachedStateEntries),
+			roomNIDs:  lru.New[string, int64](maxCachedRooms),
+			state:     lru.New[stateCacheKey, any](maxCachedStateEntries),
 		}
 		var loaded bool
 		v, loaded = roomStates.LoadOrStore(key, fresh)
@@ -73,8 +75,8 @@ func (db *DB) DropRoomCaches() {
 		rs := v.(*roomsState)
 		rs.types.purge()
 		rs.stateKeys.purge()
-		rs.roomNIDs.purge()
-		rs.state.purge()
+		rs.roomNIDs.Purge()
+		rs.state.Purge()
 	}
 }
 

@@ -87,7 +87,7 @@ func (a *stateAccess) cached(key stateCacheKey) (any, bool) {
 	if v, ok := a.local[key]; ok {
 		return v, true
 	}
-	return a.rs.state.get(key)
+	return a.rs.state.Get(key)
 }
 
 // snapshot loads a snapshot's keyframe NID and delta; ErrNotFound if it
@@ -119,7 +119,7 @@ func (a *stateAccess) snapshot(ctx context.Context, nid int64) (*snapshotMeta, e
 	if m.delta, err = decodeEntries(delta, deltaCount); err != nil {
 		return nil, fmt.Errorf("storage: state snapshot %d: %w", nid, err)
 	}
-	a.rs.state.add(key, m, len(m.delta)+1)
+	a.rs.state.Add(key, m, len(m.delta)+1)
 	return m, nil
 }
 
@@ -185,7 +185,7 @@ func (a *stateAccess) keyframe(ctx context.Context, nid int64) (*keyframe, error
 		kf.entries = append(kf.entries, b.entries...)
 		kf.blocks[i] = blockRef{nid: bnid, hash: string(b.hash)}
 	}
-	a.rs.state.add(key, kf, len(kf.entries)+1)
+	a.rs.state.Add(key, kf, len(kf.entries)+1)
 	return kf, nil
 }
 
@@ -237,9 +237,9 @@ func (w *stateWriter) commitCache() {
 	for key, v := range w.local {
 		switch v := v.(type) {
 		case *keyframe:
-			w.rs.state.add(key, v, len(v.entries)+1)
+			w.rs.state.Add(key, v, len(v.entries)+1)
 		case *snapshotMeta:
-			w.rs.state.add(key, v, len(v.delta)+1)
+			w.rs.state.Add(key, v, len(v.delta)+1)
 		}
 	}
 }
