@@ -301,3 +301,15 @@ func (s *memStore) stored(id string) (storage.StoredEvent, bool) {
 	ev, ok := s.events[id]
 	return ev, ok
 }
+
+func (s *memStore) MarkRedacted(_ context.Context, eventID, redactionID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ev, ok := s.events[eventID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	ev.RedactedBecause = redactionID
+	s.events[eventID] = ev
+	return nil
+}

@@ -29,6 +29,7 @@ func (r *batchRun) commit(results []InputResult) error {
 		return fmt.Errorf("roomserver: persist events of %s: %w", r.room.id, err)
 	}
 	stored := r.record(positions, results)
+	r.applyRedactions(stored)
 	r.rs.rooms.Put(r.room.id, &roomState{id: r.room.id, version: r.ver, current: r.rebasedCurrent(), extremities: r.extremities})
 	r.rs.notify(r.room.id, stored)
 	return nil

@@ -19,6 +19,7 @@ type Store interface {
 	ForwardExtremities(ctx context.Context, roomID string) ([]string, error)
 	RoomMembers(ctx context.Context, roomID, membership string) ([]string, error)
 	JoinedServers(ctx context.Context, roomID string) ([]string, error)
+	MarkRedacted(ctx context.Context, eventID, redactionID string) error
 }
 
 var _ Store = storage.RoomStore(nil)
