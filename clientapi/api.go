@@ -9,6 +9,7 @@ import (
 	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/internal/ratelimit"
 	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
 )
 
@@ -18,6 +19,8 @@ type Store interface {
 	storage.DeviceStore
 	storage.TokenStore
 	storage.AccountStore
+	storage.RoomStore
+	storage.FilterStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -25,6 +28,8 @@ type Store interface {
 type API struct {
 	ServerName string
 	Store      Store
+	// Rooms is the roomserver: every room read and write goes through it.
+	Rooms *roomserver.RoomServer
 	// ClientBaseURL is served in /.well-known/matrix/client; empty answers 404.
 	ClientBaseURL string
 	Now           func() time.Time
@@ -46,6 +51,7 @@ type API struct {
 	nonces    *nonceStore
 	seen      *seenThrottle
 	confirmed *hashSet
+	txnMemory *txnStore // (user, device, txnId) → event, for idempotent sends
 }
 
 // RegistrationOptions says who may create accounts.
@@ -119,8 +125,10 @@ func (a *API) mountAuthenticated(r chi.Router) {
 	r.Put("/devices/{deviceId}", a.handle(a.updateDevice))
 	r.Put("/profile/{userId}/{keyName}", a.handle(a.setProfileField))
 	r.Delete("/profile/{userId}/{keyName}", a.handle(a.deleteProfileField))
+	a.mountSync(r)
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
+		a.mountRooms(r)
 		r.Get("/capabilities", a.handle(a.capabilities))
 		r.Delete("/devices/{deviceId}", a.handle(a.deleteDevice))
 		r.Post("/delete_devices", a.handle(a.deleteDevices))
@@ -136,6 +144,7 @@ func (a *API) init() {
 	a.nonces = newNonceStore(a.now)
 	a.seen = newSeenThrottle()
 	a.confirmed = newHashSet(maxConfirmedTokens)
+	a.txnMemory = newTxnStore()
 }
 
 func versions(*http.Request) (any, error) {

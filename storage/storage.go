@@ -131,6 +131,7 @@ type Database interface {
 	AccountStore
 	RoomStore
 	MediaStore
+	FilterStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

@@ -7,11 +7,12 @@ import (
 	"github.com/warbler-im/warbler/clientapi"
 	"github.com/warbler-im/warbler/config"
 	"github.com/warbler-im/warbler/internal/ratelimit"
+	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
 )
 
 // newClientAPI turns the configuration into the client API's options.
-func newClientAPI(cfg config.Config, db storage.Database) (*clientapi.API, error) {
+func newClientAPI(cfg config.Config, db storage.Database, rooms *roomserver.RoomServer) (*clientapi.API, error) {
 	jwt, err := newJWTVerifier(cfg.Login.JWT)
 	if err != nil {
 		return nil, err
@@ -19,6 +20,7 @@ func newClientAPI(cfg config.Config, db storage.Database) (*clientapi.API, error
 	return &clientapi.API{
 		ServerName:    cfg.ServerName,
 		Store:         db,
+		Rooms:         rooms,
 		ClientBaseURL: cfg.WellKnown.ClientBaseURL,
 		Registration: clientapi.RegistrationOptions{
 			Enabled:      cfg.Registration.Enabled,

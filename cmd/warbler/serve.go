@@ -25,6 +25,7 @@ import (
 	"github.com/warbler-im/warbler/internal/ratelimit"
 	"github.com/warbler-im/warbler/internal/signingkey"
 	"github.com/warbler-im/warbler/media"
+	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
 )
 
@@ -79,7 +80,11 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	if err := db.ResetPendingRegistrations(ctx); err != nil {
 		return fmt.Errorf("resetting registration token counts: %w", err)
 	}
-	api, err := newClientAPI(cfg, db)
+	rooms, err := roomserver.New(db, roomserver.Config{ServerName: cfg.ServerName, KeyID: key.ID, PrivateKey: key.Private})
+	if err != nil {
+		return fmt.Errorf("starting the roomserver: %w", err)
+	}
+	api, err := newClientAPI(cfg, db, rooms)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"DeactivateUser", testDeactivateUser},
 		{"Accounts", testAccounts},
 		{"Media", testMedia},
+		{"Filters", testFilters},
 		{"NotFound", testNotFound},
 		{"Conflict", testConflict},
 		{"InvalidInput", testInvalidInput},

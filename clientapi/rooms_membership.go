@@ -1,0 +1,178 @@
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/roomserver"
+)
+
+// membershipRequest is the body shared by the membership endpoints.
+type membershipRequest struct {
+	UserID string `json:"user_id"`
+	Reason string `json:"reason"`
+}
+
+// setMembership sends an m.room.member event from the caller for target.
+func (a *API) setMembership(ctx context.Context, roomID, sender, target, membership, reason string) error {
+	content := map[string]any{"membership": membership}
+	if reason != "" {
+		content["reason"] = reason
+	}
+	if membership == "join" {
+		name, avatar := a.memberProfile(ctx, target)
+		if name != "" {
+			content["displayname"] = name
+		}
+		if avatar != "" {
+			content["avatar_url"] = avatar
+		}
+	}
+	raw, _ := json.Marshal(content)
+	_, err := a.Rooms.SendEvent(ctx, roomserver.EventRequest{RoomID: roomID, Sender: sender, Type: "m.room.member", StateKey: &target, Content: raw})
+	return roomError(err)
+}
+
+// joinRoomByID implements POST /rooms/{roomId}/join.
+func (a *API) joinRoomByID(r *http.Request) (any, error) {
+	return a.join(r, roomPathParam(r, "roomId"))
+}
+
+// joinRoom implements POST /join/{roomIdOrAlias}. Aliases cannot be
+// resolved yet (there is no alias storage), and server_name/via are
+// unused until federation joins exist.
+func (a *API) joinRoom(r *http.Request) (any, error) {
+	target := roomPathParam(r, "roomIdOrAlias")
+	if strings.HasPrefix(target, "#") {
+		return nil, mxcore.NotFound("Room aliases are not supported yet")
+	}
+	return a.join(r, target)
+}
+
+// join joins a room this server already knows. A room it does not know
+// could only be joined over federation, which does not exist yet.
+func (a *API) join(r *http.Request, roomID string) (any, error) {
+	if _, err := mxcore.ParseRoomID(roomID); err != nil {
+		return nil, mxcore.InvalidParam("Invalid room ID: " + roomID)
+	}
+	var body membershipRequest
+	if err := decodeRoomBody(r, &body); err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
+	if _, err := a.Rooms.RoomVersion(ctx, roomID); errors.Is(err, roomserver.ErrUnknownRoom) {
+		return nil, mxcore.NotFound("Room not known to this server; joining rooms on other servers (federation) is not available yet")
+	} else if err != nil {
+		return nil, err
+	}
+	userID := roomCaller(r).UserID
+	if err := a.setMembership(ctx, roomID, userID, userID, "join", body.Reason); err != nil {
+		return nil, err
+	}
+	return map[string]string{"room_id": roomID}, nil
+}
+
+// targetedRequest reads the room and a body naming a target user.
+func targetedRequest(r *http.Request) (roomID string, body membershipRequest, err error) {
+	if roomID, err = roomIDParam(r); err != nil {
+		return "", body, err
+	}
+	if err = decodeRoomBody(r, &body); err != nil {
+		return "", body, err
+	}
+	if body.UserID == "" {
+		return "", body, mxcore.MissingParam("user_id is required")
+	}
+	if _, err = mxcore.ParseUserID(body.UserID); err != nil {
+		return "", body, mxcore.InvalidParam("Invalid user_id: " + body.UserID)
+	}
+	return roomID, body, nil
+}
+
+// invite implements POST /rooms/{roomId}/invite for local users.
+func (a *API) invite(r *http.Request) (any, error) {
+	roomID, body, err := targetedRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	if id, _ := mxcore.ParseUserID(body.UserID); id.Server != a.ServerName {
+		// Remote invites need the federation /invite round trip.
+		return nil, mxcore.Forbidden("Inviting users on other servers is not available yet (no federation)")
+	}
+	return struct{}{}, a.setMembership(r.Context(), roomID, roomCaller(r).UserID, body.UserID, "invite", body.Reason)
+}
+
+// leave implements POST /rooms/{roomId}/leave (also rejecting an invite).
+func (a *API) leave(r *http.Request) (any, error) {
+	roomID, err := roomIDParam(r)
+	if err != nil {
+		return nil, err
+	}
+	var body membershipRequest
+	if err := decodeRoomBody(r, &body); err != nil {
+		return nil, err
+	}
+	userID := roomCaller(r).UserID
+	return struct{}{}, a.setMembership(r.Context(), roomID, userID, userID, "leave", body.Reason)
+}
+
+// kick implements POST /rooms/{roomId}/kick. The auth rules would let a
+// moderator "kick" someone who never was in the room; the spec's kick
+// removes a member, so a target not in the room is refused.
+func (a *API) kick(r *http.Request) (any, error) {
+	roomID, body, err := targetedRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.requireTargetMembership(r.Context(), roomID, body.UserID, "join", "invite", "knock"); err != nil {
+		return nil, err
+	}
+	return struct{}{}, a.setMembership(r.Context(), roomID, roomCaller(r).UserID, body.UserID, "leave", body.Reason)
+}
+
+// ban implements POST /rooms/{roomId}/ban.
+func (a *API) ban(r *http.Request) (any, error) {
+	roomID, body, err := targetedRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	return struct{}{}, a.setMembership(r.Context(), roomID, roomCaller(r).UserID, body.UserID, "ban", body.Reason)
+}
+
+// unban implements POST /rooms/{roomId}/unban: only a banned user can be
+// unbanned (otherwise this would be a kick).
+func (a *API) unban(r *http.Request) (any, error) {
+	roomID, body, err := targetedRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.requireTargetMembership(r.Context(), roomID, body.UserID, "ban"); err != nil {
+		return nil, err
+	}
+	return struct{}{}, a.setMembership(r.Context(), roomID, roomCaller(r).UserID, body.UserID, "leave", body.Reason)
+}
+
+// requireTargetMembership refuses unless target's membership is one of want.
+func (a *API) requireTargetMembership(ctx context.Context, roomID, target string, want ...string) error {
+	m, _, err := a.Rooms.Membership(ctx, roomID, target)
+	if err != nil {
+		return roomError(err)
+	}
+	for _, w := range want {
+		if m == w {
+			return nil
+		}
+	}
+	return mxcore.Forbidden("The target user's membership is " + orNone(m) + ", which this action cannot change")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,36 @@
+package clientapi
+
+import "github.com/go-chi/chi/v5"
+
+// mountRooms registers the room endpoints (creation, membership, state,
+// sending, reading). The paths are written out rather than grouped in a
+// /rooms/{roomId} sub-router, so that other files (sync's /messages) can
+// add their own /rooms/{roomId}/... routes without a chi mount conflict.
+// POST /rooms/{roomId}/forget is not mounted: it needs a per-user
+// "forgotten" flag in storage, which does not exist yet.
+func (a *API) mountRooms(r chi.Router) {
+	if a.Rooms == nil {
+		return // an API without rooms (the account tests) serves none
+	}
+	r.Post("/createRoom", a.handle(a.createRoom))
+	r.Get("/joined_rooms", a.handle(a.joinedRooms))
+	r.Post("/join/{roomIdOrAlias}", a.handle(a.joinRoom))
+	r.Put("/rooms/{roomId}/send/{eventType}/{txnId}", a.handle(a.sendMessage))
+	r.Put("/rooms/{roomId}/state/{eventType}", a.handle(a.sendState))
+	r.Put("/rooms/{roomId}/state/{eventType}/", a.handle(a.sendState))
+	r.Put("/rooms/{roomId}/state/{eventType}/{stateKey}", a.handle(a.sendState))
+	r.Put("/rooms/{roomId}/redact/{eventId}/{txnId}", a.handle(a.redact))
+	r.Get("/rooms/{roomId}/state", a.handle(a.getState))
+	r.Get("/rooms/{roomId}/state/{eventType}", a.handle(a.getStateEvent))
+	r.Get("/rooms/{roomId}/state/{eventType}/", a.handle(a.getStateEvent))
+	r.Get("/rooms/{roomId}/state/{eventType}/{stateKey}", a.handle(a.getStateEvent))
+	r.Get("/rooms/{roomId}/event/{eventId}", a.handle(a.getEvent))
+	r.Get("/rooms/{roomId}/members", a.handle(a.getMembers))
+	r.Get("/rooms/{roomId}/joined_members", a.handle(a.getJoinedMembers))
+	r.Post("/rooms/{roomId}/join", a.handle(a.joinRoomByID))
+	r.Post("/rooms/{roomId}/invite", a.handle(a.invite))
+	r.Post("/rooms/{roomId}/leave", a.handle(a.leave))
+	r.Post("/rooms/{roomId}/kick", a.handle(a.kick))
+	r.Post("/rooms/{roomId}/ban", a.handle(a.ban))
+	r.Post("/rooms/{roomId}/unban", a.handle(a.unban))
+}

@@ -1,0 +1,134 @@
+package clientapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/roomserver"
+	"github.com/warbler-im/warbler/storage"
+)
+
+// syncStore is what /sync reads from storage besides the roomserver.
+// clientapi.Store does not include the room store (yet), so mountSync
+// finds it on the same value.
+type syncStore interface {
+	RoomsForUser(ctx context.Context, userID, membership string) ([]string, error)
+	MaxStreamPosition(ctx context.Context) (int64, error)
+	RoomEventsSince(ctx context.Context, since, upTo int64, roomIDs []string, limit int) ([]storage.RoomTimeline, error)
+	Events(ctx context.Context, eventIDs []string) ([]storage.StoredEvent, error)
+	Membership(ctx context.Context, roomID, userID string) (membership, eventID string, err error)
+	filterStore
+}
+
+// maxSyncTimeout bounds how long one long-poll holds a connection.
+const maxSyncTimeout = 5 * time.Minute
+
+// syncServer answers /sync for one API.
+type syncServer struct {
+	api      *API
+	store    syncStore
+	rooms    *roomserver.RoomServer
+	notifier *notifier
+	filters  *filters
+	// hooked holds the *http.Servers whose shutdown closes the notifier.
+	hooked sync.Map
+}
+
+func newSyncServer(a *API, store syncStore, f *filters) *syncServer {
+	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f}
+	a.Rooms.AddListener(s.notifier)
+	return s
+}
+
+// syncRequest is /sync's query, parsed.
+type syncRequest struct {
+	userID    string
+	deviceID  string
+	since     syncToken
+	hasSince  bool
+	timeout   time.Duration
+	fullState bool
+	filter    syncFilter
+}
+
+func (s *syncServer) parseSyncRequest(r *http.Request) (syncRequest, error) {
+	sess, _ := SessionFrom(r.Context())
+	req := syncRequest{userID: sess.UserID, deviceID: sess.DeviceID}
+	q := r.URL.Query()
+	if since := q.Get("since"); since != "" {
+		tok, err := parseSyncToken(since)
+		if err != nil {
+			return req, mxcore.InvalidParam("since is not a sync token of this server")
+		}
+		req.since, req.hasSince = tok, true
+	}
+	if t := q.Get("timeout"); t != "" {
+		ms, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || ms < 0 {
+			return req, mxcore.InvalidParam("timeout must be a non-negative number of milliseconds")
+		}
+		req.timeout = min(time.Duration(ms)*time.Millisecond, maxSyncTimeout)
+	}
+	switch q.Get("full_state") {
+	case "", "false":
+	case "true":
+		req.fullState = true
+	default:
+		return req, mxcore.InvalidParam("full_state must be true or false")
+	}
+	f, err := s.filters.resolve(r.Context(), req.userID, q.Get("filter"))
+	req.filter = f
+	return req, err
+}
+
+// sync is GET /sync. An incremental sync with nothing new waits on the
+// notifier (up to timeout) and reads again when woken.
+func (s *syncServer) sync(r *http.Request) (any, error) {
+	req, err := s.parseSyncRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	s.closeOnShutdown(r)
+	ctx := r.Context()
+	deadline := time.Now().Add(req.timeout)
+	for {
+		upTo, err := s.store.MaxStreamPosition(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, followed, err := s.build(ctx, req, upTo)
+		if err != nil || !req.hasSince || req.fullState || !resp.empty() {
+			return resp, err
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return resp, nil
+		}
+		woken, err := s.notifier.wait(ctx, req.userID, followed, upTo, remaining)
+		if errors.Is(err, errTooManyWaiters) {
+			return nil, limitExceeded(time.Second)
+		}
+		if err != nil || !woken {
+			return resp, err
+		}
+	}
+}
+
+// closeOnShutdown wakes every long-poll when the HTTP server serving r
+// shuts down: http.Server.Shutdown waits for open requests, and a
+// 30-second long-poll must not hold up the process's exit. Hooking it
+// here keeps the wiring inside the client API.
+func (s *syncServer) closeOnShutdown(r *http.Request) {
+	srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if !ok {
+		return
+	}
+	if _, seen := s.hooked.LoadOrStore(srv, struct{}{}); !seen {
+		srv.RegisterOnShutdown(s.notifier.Close)
+	}
+}

@@ -1,0 +1,354 @@
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/roomserver"
+	"github.com/warbler-im/warbler/storage"
+)
+
+// stateMode says how much room state a room's sync entry carries.
+type stateMode int
+
+const (
+	stateNone  stateMode = iota // the client's state is up to date
+	stateDelta                  // the timeline is limited: what changed since the token
+	stateFull                   // initial sync, full_state, or the user just joined
+	// stateSenders: the client's state is up to date, but it lazy-loads
+	// members, so it gets the member events of the timeline's senders.
+	// They may repeat ones it has: which members a device was sent is
+	// not tracked (include_redundant_members is always in effect).
+	stateSenders
+)
+
+// syncView is one read of the streams for one request: from since
+// (0 for an initial sync) up to upTo.
+type syncView struct {
+	s     *syncServer
+	req   syncRequest
+	since int64
+	upTo  int64
+	nowMs int64
+}
+
+// build computes the response up to upTo and the rooms a long-poll
+// should follow.
+func (s *syncServer) build(ctx context.Context, req syncRequest, upTo int64) (*syncResponse, []string, error) {
+	v := &syncView{s: s, req: req, upTo: upTo, nowMs: s.api.now().UnixMilli()}
+	if req.hasSince {
+		// A token from beyond the stream (say, a restored database) is
+		// read as "now" rather than as an empty range forever.
+		v.since = min(req.since.Events, upTo)
+	}
+	resp := newSyncResponse(syncToken{Events: upTo})
+	joined, err := v.roomsWith(ctx, storage.MembershipJoin)
+	if err != nil {
+		return nil, nil, err
+	}
+	invited, err := v.roomsWith(ctx, storage.MembershipInvite)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := v.addJoined(ctx, resp, joined); err != nil {
+		return nil, nil, err
+	}
+	if err := v.addInvited(ctx, resp, invited); err != nil {
+		return nil, nil, err
+	}
+	if req.hasSince || req.filter.includeLeave() {
+		if err := v.addLeft(ctx, resp); err != nil {
+			return nil, nil, err
+		}
+	}
+	// A long-poll follows the joined rooms; its user's own member events
+	// (invites, joins, leaves elsewhere) wake it whatever room they are in.
+	return resp, joined, nil
+}
+
+func (v *syncView) incremental() bool { return v.req.hasSince && !v.req.fullState }
+
+// roomsWith lists the user's rooms of one membership the filter allows.
+func (v *syncView) roomsWith(ctx context.Context, membership string) ([]string, error) {
+	rooms, err := v.s.store.RoomsForUser(ctx, v.req.userID, membership)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(rooms, func(r string) bool { return !v.req.filter.roomAllowed(r) }), nil
+}
+
+// memberLookup finds the event setting a user's membership of a room
+// ("" if none).
+type memberLookup func(ctx context.Context, roomID, userID string) (string, error)
+
+// fromRoomServer reads the roomserver's in-memory current state: cheap
+// for the rooms a user is in, which it keeps hot.
+func (v *syncView) fromRoomServer(ctx context.Context, roomID, userID string) (string, error) {
+	_, id, err := v.s.rooms.Membership(ctx, roomID, userID)
+	return id, err
+}
+
+// fromMembershipTable reads the membership table: for rooms the user
+// left, which the roomserver need not load into its cache to answer.
+func (v *syncView) fromMembershipTable(ctx context.Context, roomID, userID string) (string, error) {
+	_, id, err := v.s.store.Membership(ctx, roomID, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	return id, err
+}
+
+// memberEvents returns the user's current member event in each room,
+// keyed by room, for the stream positions of membership changes.
+func (v *syncView) memberEvents(ctx context.Context, rooms []string, lookup memberLookup) (map[string]storage.StoredEvent, error) {
+	ids := make([]string, 0, len(rooms))
+	for _, roomID := range rooms {
+		id, err := lookup(ctx, roomID, v.req.userID)
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	evs, err := v.s.store.Events(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]storage.StoredEvent, len(evs))
+	for _, ev := range evs {
+		out[ev.RoomID] = ev
+	}
+	return out, nil
+}
+
+// timelines reads the newest events of rooms in (from, upTo].
+func (v *syncView) timelines(ctx context.Context, from, upTo int64, rooms []string) (map[string]storage.RoomTimeline, error) {
+	limit := max(v.req.filter.timelineLimit(), 1)
+	tls, err := v.s.store.RoomEventsSince(ctx, from, upTo, rooms, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]storage.RoomTimeline, len(tls))
+	for _, tl := range tls {
+		out[tl.RoomID] = tl
+	}
+	return out, nil
+}
+
+func (v *syncView) addJoined(ctx context.Context, resp *syncResponse, joined []string) error {
+	tls, err := v.timelines(ctx, v.since, v.upTo, joined)
+	if err != nil {
+		return err
+	}
+	var members map[string]storage.StoredEvent
+	if v.incremental() {
+		if members, err = v.memberEvents(ctx, joined, v.fromRoomServer); err != nil {
+			return err
+		}
+	}
+	for _, roomID := range joined {
+		if m, ok := members[roomID]; ok && m.StreamPos > v.upTo {
+			continue // joined after this read: the next sync brings it
+		}
+		tl, moved := tls[roomID]
+		mode := v.joinedStateMode(tl, moved, members[roomID])
+		if !moved && mode == stateNone {
+			continue
+		}
+		state, timeline, err := v.roomContents(ctx, roomID, tl, mode)
+		if err != nil {
+			return err
+		}
+		resp.Rooms.Join[roomID] = newJoinedRoom(state, timeline)
+	}
+	return nil
+}
+
+// joinedStateMode: a room the user just joined (their member event is
+// after the token) is new to the client and gets its full state.
+func (v *syncView) joinedStateMode(tl storage.RoomTimeline, moved bool, member storage.StoredEvent) stateMode {
+	switch {
+	case !v.incremental():
+		return stateFull
+	case member.StreamPos > v.since:
+		return stateFull
+	case moved && tl.Limited:
+		return stateDelta
+	}
+	return stateNone
+}
+
+func (v *syncView) addLeft(ctx context.Context, resp *syncResponse) error {
+	var left []string
+	for _, m := range []string{storage.MembershipLeave, storage.MembershipBan} {
+		rooms, err := v.roomsWith(ctx, m)
+		if err != nil {
+			return err
+		}
+		left = append(left, rooms...)
+	}
+	members, err := v.memberEvents(ctx, left, v.fromMembershipTable)
+	if err != nil {
+		return err
+	}
+	for _, roomID := range left {
+		leave := members[roomID]
+		if leave.StreamPos <= v.since || leave.StreamPos > v.upTo {
+			continue // left before the token, or after this read
+		}
+		if err := v.addLeftRoom(ctx, resp, roomID, leave.StreamPos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addLeftRoom shows a left room up to the user's leave event, which is
+// the last thing they may see of it.
+func (v *syncView) addLeftRoom(ctx context.Context, resp *syncResponse, roomID string, leftAt int64) error {
+	tls, err := v.timelines(ctx, v.since, leftAt, []string{roomID})
+	if err != nil {
+		return err
+	}
+	tl := tls[roomID]
+	mode := stateNone
+	if !v.incremental() {
+		mode = stateFull
+	} else if tl.Limited {
+		mode = stateDelta
+	}
+	state, timeline, err := v.roomContents(ctx, roomID, tl, mode)
+	if err != nil {
+		return err
+	}
+	resp.Rooms.Leave[roomID] = &leftRoom{
+		State: syncList[ClientEvent]{Events: state}, Timeline: timeline,
+		AccountData: syncList[any]{Events: []any{}},
+	}
+	return nil
+}
+
+// roomContents formats a room's state (as mode asks) and timeline.
+func (v *syncView) roomContents(ctx context.Context, roomID string, tl storage.RoomTimeline, mode stateMode) ([]ClientEvent, syncTimeline, error) {
+	ver, err := v.s.rooms.RoomVersion(ctx, roomID)
+	if err != nil {
+		return nil, syncTimeline{}, err
+	}
+	timeline, senders, err := v.timeline(ctx, roomID, tl, ver)
+	if err != nil {
+		return nil, syncTimeline{}, err
+	}
+	if mode == stateNone && v.req.filter.state().lazyMembers() && len(tl.Events) > 0 {
+		mode = stateSenders
+	}
+	stateEvents, err := v.stateEvents(ctx, roomID, tl, mode)
+	if err != nil {
+		return nil, syncTimeline{}, err
+	}
+	state := make([]ClientEvent, 0, len(stateEvents))
+	for _, ev := range stateEvents {
+		if v.stateAllowed(roomID, ev, senders) {
+			state = append(state, v.format(ctx, ev, ver))
+		}
+	}
+	return state, timeline, nil
+}
+
+// timeline formats the events the user may see and the filter lets
+// through; senders are whose member events lazy loading keeps.
+func (v *syncView) timeline(ctx context.Context, roomID string, tl storage.RoomTimeline, ver mxcore.RoomVersion) (syncTimeline, map[string]bool, error) {
+	out := syncTimeline{Events: make([]ClientEvent, 0, len(tl.Events)), Limited: tl.Limited}
+	senders := map[string]bool{v.req.userID: true}
+	if len(tl.Events) > 0 {
+		first := tl.Events[0]
+		out.PrevBatch = prevBatchToken(first.Topo.Depth, first.Topo.Stream)
+	}
+	filter := v.req.filter.timeline()
+	for _, ev := range tl.Events {
+		if !filter.allows(roomID, ev.Sender, ev.Type) {
+			continue
+		}
+		visible, err := v.s.rooms.VisibleToUser(ctx, ev.EventID, v.req.userID)
+		if err != nil {
+			return out, nil, err
+		}
+		if visible {
+			out.Events = append(out.Events, v.format(ctx, ev, ver))
+			senders[ev.Sender] = true
+		}
+	}
+	return out, senders, nil
+}
+
+// stateEvents loads the state at the start of the timeline (the current
+// state when there is none), all of it or only what changed after the
+// token.
+func (v *syncView) stateEvents(ctx context.Context, roomID string, tl storage.RoomTimeline, mode stateMode) ([]storage.StoredEvent, error) {
+	if mode == stateNone {
+		return nil, nil
+	}
+	var entries []storage.StateEntry
+	var err error
+	if len(tl.Events) > 0 {
+		entries, err = v.s.rooms.StateAt(ctx, tl.Events[0].EventID, roomserver.StateBeforeEvent)
+	} else {
+		entries, err = v.s.rooms.CurrentState(ctx, roomID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if mode != stateSenders || e.Type == "m.room.member" {
+			ids = append(ids, e.EventID)
+		}
+	}
+	evs, err := v.s.store.Events(ctx, ids)
+	if err != nil || mode != stateDelta {
+		return evs, err
+	}
+	// A delta: the state events stored after the token are those the
+	// client has not seen.
+	return slices.DeleteFunc(evs, func(ev storage.StoredEvent) bool { return ev.StreamPos <= v.since }), nil
+}
+
+// stateAllowed applies the state filter; with lazy loading, member
+// events only of the timeline's senders (and the user).
+func (v *syncView) stateAllowed(roomID string, ev storage.StoredEvent, senders map[string]bool) bool {
+	filter := v.req.filter.state()
+	if !filter.allows(roomID, ev.Sender, ev.Type) {
+		return false
+	}
+	if filter.lazyMembers() && ev.Type == "m.room.member" && ev.StateKey != nil {
+		return senders[*ev.StateKey]
+	}
+	return true
+}
+
+// format serves an event as ClientEventWithoutRoomID: the room is implied
+// by the section it is in. Only the device that sent it gets its txn ID.
+func (v *syncView) format(ctx context.Context, ev storage.StoredEvent, ver mxcore.RoomVersion) ClientEvent {
+	txnID, _ := v.s.api.TransactionIDFor(ev.EventID, v.req.userID, v.req.deviceID)
+	opts := ClientEventOptions{Now: v.nowMs, TransactionID: txnID}
+	if ev.RedactedBecause != "" {
+		opts.RedactedBecause = v.redaction(ctx, ev.RedactedBecause)
+	}
+	out := clientEventFromStored(ev, ver, opts)
+	out.RoomID = ""
+	return out
+}
+
+// redaction formats the redaction event for unsigned.redacted_because; if
+// it cannot be loaded the event is still served redacted, citing its ID.
+func (v *syncView) redaction(ctx context.Context, redactionID string) *ClientEvent {
+	infos, err := v.s.rooms.Events(ctx, []string{redactionID})
+	if err != nil || len(infos) == 0 {
+		return &ClientEvent{EventID: redactionID, Content: json.RawMessage("{}")}
+	}
+	ev := NewClientEvent(infos[0].Event, ClientEventOptions{Now: v.nowMs})
+	return &ev
+}

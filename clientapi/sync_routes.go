@@ -1,0 +1,22 @@
+package clientapi
+
+import (
+	"log/slog"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// mountSync registers /sync and filters. They need the roomserver; an API
+// without one (as in the account tests) serves neither.
+func (a *API) mountSync(r chi.Router) {
+	if a.Rooms == nil {
+		slog.Debug("clientapi: /sync is off: no roomserver")
+		return
+	}
+	var store syncStore = a.Store
+	f := &filters{store: store}
+	r.Post("/user/{userId}/filter", a.handle(f.post))
+	r.Get("/user/{userId}/filter/{filterId}", a.handle(f.get))
+	s := newSyncServer(a, store, f)
+	r.Get("/sync", a.handle(s.sync))
+}
