@@ -32,17 +32,17 @@ type syncRooms struct {
 
 type syncTimeline struct {
 	Events    []ClientEvent `json:"events"`
-	Limited   bool        `json:"limited"`
-	PrevBatch string      `json:"prev_batch,omitempty"`
+	Limited   bool          `json:"limited"`
+	PrevBatch string        `json:"prev_batch,omitempty"`
 }
 
 type joinedRoom struct {
 	State               syncList[ClientEvent] `json:"state"`
-	Timeline            syncTimeline        `json:"timeline"`
-	Ephemeral           syncList[any]       `json:"ephemeral"`
-	AccountData         syncList[any]       `json:"account_data"`
-	UnreadNotifications map[string]int      `json:"unread_notifications"`
-	Summary             map[string]any      `json:"summary"`
+	Timeline            syncTimeline          `json:"timeline"`
+	Ephemeral           syncList[any]         `json:"ephemeral"`
+	AccountData         syncList[any]         `json:"account_data"`
+	UnreadNotifications map[string]int        `json:"unread_notifications"`
+	Summary             map[string]any        `json:"summary"`
 }
 
 type invitedRoom struct {
@@ -51,8 +51,8 @@ type invitedRoom struct {
 
 type leftRoom struct {
 	State       syncList[ClientEvent] `json:"state"`
-	Timeline    syncTimeline        `json:"timeline"`
-	AccountData syncList[any]       `json:"account_data"`
+	Timeline    syncTimeline          `json:"timeline"`
+	AccountData syncList[any]         `json:"account_data"`
 }
 
 func newSyncResponse(next syncToken) *syncResponse {
