@@ -288,13 +288,6 @@ func (s *memStore) JoinedServers(_ context.Context, roomID string) ([]string, er
 	return slices.Compact(out), nil
 }
 
-// currentStateMap is the stored current state of a room, for checks.
-func (s *memStore) currentStateMap(roomID string) map[StateKeyTuple]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.snapshots[s.rooms[roomID].current])
-}
-
 func (s *memStore) stored(id string) (storage.StoredEvent, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -19,11 +19,11 @@ func TestRedactionIsRecordedOnItsTarget(t *testing.T) {
 		other := send(t, rs, message(roomID, alice, "keep"))
 		redaction := send(t, rs, EventRequest{RoomID: roomID, Sender: alice, Type: mRoomRedaction,
 			Content: []byte(`{}`), Redacts: target})
-		if got := store.events[target].RedactedBecause; got != redaction {
-			t.Errorf("v%s: target redacted_because %q, want %q", v, got, redaction)
+		if got, _ := store.stored(target); got.RedactedBecause != redaction {
+			t.Errorf("v%s: target redacted_because %q, want %q", v, got.RedactedBecause, redaction)
 		}
-		if got := store.events[other].RedactedBecause; got != "" {
-			t.Errorf("v%s: an untouched event was marked redacted by %q", v, got)
+		if got, _ := store.stored(other); got.RedactedBecause != "" {
+			t.Errorf("v%s: an untouched event was marked redacted by %q", v, got.RedactedBecause)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,13 +188,6 @@ func contentField(ev *mxcore.PDU, key string) string {
 	_ = json.Unmarshal(ev.Content(), &m)
 	s, _ := m[key].(string)
 	return s
-}
-
-func wantErr(t testing.TB, err, target error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Fatalf("error %v, want %v", err, target)
-	}
 }
 
 // collector is a Listener that keeps what it hears.
