@@ -21,6 +21,10 @@ Usage:
   warbler registration-token list [--config FILE]
   warbler registration-token delete [--config FILE] --token T
                                          manage the tokens registration.require_token asks for
+  warbler bench --url URL [--users N] [--rooms R] [--messages M] [--concurrency C]
+              [--registration dummy|shared-secret] [--shared-secret S]
+              [--user-prefix P] [--json] [--timeout D]
+                                         load-test any homeserver over the client-server API
   warbler version                        print the version
 
 Every config key can also be set as WARBLER_<KEY PATH> (see config.sample.yaml).
@@ -46,6 +50,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = registerUser(args[1:], stdin, stdout)
 	case "registration-token":
 		err = registrationToken(args[1:], stdout)
+	case "bench":
+		err = bench(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "warbler", versionString())
 		return 0
