@@ -21,6 +21,7 @@ type Store interface {
 	storage.AccountStore
 	storage.RoomStore
 	storage.FilterStore
+	storage.AliasStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -100,6 +101,8 @@ func (a *API) mountV3(r chi.Router) {
 	})
 	r.Post("/refresh", a.handle(a.refresh))
 	r.Get("/profile/{userId}", a.handle(a.getProfile))
+	// Resolving an alias needs no access token (spec: "directory" module).
+	r.Get("/directory/room/{roomAlias}", a.handle(a.getAlias))
 	r.Get("/profile/{userId}/{keyName}", a.handle(a.getProfileField))
 	r.Group(func(r chi.Router) {
 		// The spec lets these run without an access token: the password

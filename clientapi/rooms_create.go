@@ -32,7 +32,8 @@ type createRoomRequest struct {
 	PowerLevelContentOverride json.RawMessage `json:"power_level_content_override"`
 }
 
-// createRoom implements POST /createRoom. Visibility only picks the
+// createRoom implements POST /createRoom. room_alias_name makes a local
+// alias, which becomes the room's canonical alias. Visibility only picks the
 // default preset: there is no room directory to publish to yet.
 func (a *API) createRoom(r *http.Request) (any, error) {
 	var req createRoomRequest
@@ -42,10 +43,14 @@ func (a *API) createRoom(r *http.Request) (any, error) {
 	if err := a.checkCreateRoom(req); err != nil {
 		return nil, err
 	}
+	alias, err := a.newRoomAlias(r.Context(), req.RoomAliasName)
+	if err != nil {
+		return nil, err
+	}
 	s := roomCaller(r)
 	opts := roomserver.CreateRoomOptions{
 		Creator: s.UserID, RoomVersion: req.RoomVersion, Preset: req.Preset, Visibility: req.Visibility,
-		Name: req.Name, Topic: req.Topic, Invite: req.Invite, IsDirect: req.IsDirect,
+		CanonicalAlias: alias, Name: req.Name, Topic: req.Topic, Invite: req.Invite, IsDirect: req.IsDirect,
 		PowerLevelContentOverride: nullToNil(req.PowerLevelContentOverride),
 		CreationContent:           nullToNil(req.CreationContent),
 	}
@@ -57,17 +62,15 @@ func (a *API) createRoom(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, roomError(err)
 	}
+	if err := a.reserveRoomAlias(r.Context(), alias, res.RoomID, s.UserID); err != nil {
+		return nil, err
+	}
 	return map[string]string{"room_id": res.RoomID}, nil
 }
 
 // checkCreateRoom refuses what the server cannot do yet, before anything
 // is created, rather than create a room that silently lacks it.
 func (a *API) checkCreateRoom(req createRoomRequest) error {
-	if req.RoomAliasName != "" {
-		// There is no alias storage yet; a canonical alias pointing nowhere
-		// would be a lie.
-		return mxcore.Unknown("aliases are not supported yet")
-	}
 	if len(req.Invite3PID) > 0 {
 		return mxcore.Unknown("third-party invites are not supported yet")
 	}

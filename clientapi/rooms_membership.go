@@ -42,13 +42,17 @@ func (a *API) joinRoomByID(r *http.Request) (any, error) {
 	return a.join(r, roomPathParam(r, "roomId"))
 }
 
-// joinRoom implements POST /join/{roomIdOrAlias}. Aliases cannot be
-// resolved yet (there is no alias storage), and server_name/via are
-// unused until federation joins exist.
+// joinRoom implements POST /join/{roomIdOrAlias}. Only local aliases
+// resolve (remote ones need a federation directory query), and
+// server_name/via are unused until federation joins exist.
 func (a *API) joinRoom(r *http.Request) (any, error) {
 	target := roomPathParam(r, "roomIdOrAlias")
 	if strings.HasPrefix(target, "#") {
-		return nil, mxcore.NotFound("Room aliases are not supported yet")
+		roomID, err := a.resolveAlias(r.Context(), target)
+		if err != nil {
+			return nil, err
+		}
+		target = roomID
 	}
 	return a.join(r, target)
 }

@@ -33,4 +33,13 @@ func (a *API) mountRooms(r chi.Router) {
 	r.Post("/rooms/{roomId}/kick", a.handle(a.kick))
 	r.Post("/rooms/{roomId}/ban", a.handle(a.ban))
 	r.Post("/rooms/{roomId}/unban", a.handle(a.unban))
+
+	// Timeline reads (messages*.go, context*.go).
+	r.Get("/rooms/{roomId}/messages", a.handle(a.getMessages))
+	r.Get("/rooms/{roomId}/context/{eventId}", a.handle(a.getEventContext))
+
+	// Room aliases (aliases*.go).
+	r.Put("/directory/room/{roomAlias}", a.handle(a.putAlias))
+	r.Delete("/directory/room/{roomAlias}", a.handle(a.deleteAlias))
+	r.Get("/rooms/{roomId}/aliases", a.handle(a.getRoomAliases))
 }

@@ -132,6 +132,7 @@ type Database interface {
 	RoomStore
 	MediaStore
 	FilterStore
+	AliasStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

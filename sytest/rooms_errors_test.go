@@ -48,7 +48,7 @@ func checkCreateRoomErrors(t *testing.T, alice roomUser) {
 	t.Helper()
 	alice.wantErr(alice.do("POST", "/createRoom", []byte("{not json")), http.StatusBadRequest, "M_NOT_JSON")
 	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"room_version": "999"}), http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION")
-	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"room_alias_name": "tea"}), http.StatusBadRequest, "M_UNKNOWN")
+	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"room_alias_name": "te:a"}), http.StatusBadRequest, "M_INVALID_PARAM")
 	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"preset": "party"}), http.StatusBadRequest, "M_INVALID_PARAM")
 	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"invite": []string{"@bob:elsewhere.example"}}), http.StatusBadRequest, "M_UNKNOWN")
 	create := []map[string]any{{"type": "m.room.create", "content": map[string]any{}}}

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"Accounts", testAccounts},
 		{"Media", testMedia},
 		{"Filters", testFilters},
+		{"Aliases", testAliases},
 		{"NotFound", testNotFound},
 		{"Conflict", testConflict},
 		{"InvalidInput", testInvalidInput},
