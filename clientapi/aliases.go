@@ -140,16 +140,10 @@ func (a *API) requireAliasPower(ctx context.Context, roomID, userID string) erro
 	if m, _, err := a.Rooms.Membership(ctx, roomID, userID); err != nil || m != "join" {
 		return forbidden
 	}
-	var events []roomserver.Event
-	for _, typ := range []string{"m.room.create", "m.room.power_levels"} {
-		ev, err := a.Rooms.CurrentStateEvent(ctx, roomID, typ, "")
-		if err == nil {
-			events = append(events, ev)
-		} else if !errors.Is(err, roomserver.ErrNoStateEvent) {
-			return roomError(err)
-		}
+	state, err := a.powerState(ctx, roomID)
+	if err != nil {
+		return err
 	}
-	state := roomserver.NewAuthStateMap(events...)
 	if roomserver.PowerLevelOf(userID, state) < roomserver.RequiredPowerLevel("m.room.canonical_alias", true, state) {
 		return forbidden
 	}

@@ -170,18 +170,27 @@ func (a *API) checkRedactPower(ctx context.Context, roomID, userID, eventID stri
 	return true, a.requireRedactLevel(ctx, roomID, userID)
 }
 
-// requireRedactLevel refuses unless the user has the redact power level.
-func (a *API) requireRedactLevel(ctx context.Context, roomID, userID string) error {
+// powerState loads what power level questions need of a room's current
+// state: its create event (creators) and power levels.
+func (a *API) powerState(ctx context.Context, roomID string) (roomserver.AuthStateMap, error) {
 	var events []roomserver.Event
 	for _, typ := range []string{"m.room.create", "m.room.power_levels"} {
 		ev, err := a.Rooms.CurrentStateEvent(ctx, roomID, typ, "")
 		if err == nil {
 			events = append(events, ev)
 		} else if !errors.Is(err, roomserver.ErrNoStateEvent) {
-			return roomError(err)
+			return nil, roomError(err)
 		}
 	}
-	state := roomserver.NewAuthStateMap(events...)
+	return roomserver.NewAuthStateMap(events...), nil
+}
+
+// requireRedactLevel refuses unless the user has the redact power level.
+func (a *API) requireRedactLevel(ctx context.Context, roomID, userID string) error {
+	state, err := a.powerState(ctx, roomID)
+	if err != nil {
+		return err
+	}
 	if roomserver.PowerLevelOf(userID, state) < roomserver.ActionPowerLevel(roomserver.PowerRedact, state) {
 		return mxcore.Forbidden("You may only redact your own events: redacting others' needs the redact power level")
 	}
