@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/roomserver"
+	"github.com/warbler-im/warbler/storage"
 )
 
 // Transaction endpoints: the txnId scope is one device and one endpoint.
@@ -84,7 +86,7 @@ func (a *API) sendState(r *http.Request) (any, error) {
 	if err := a.checkMembershipState(r, req); err != nil {
 		return nil, err
 	}
-	if err := checkCanonicalAlias(req); err != nil {
+	if err := a.checkCanonicalAlias(r.Context(), req); err != nil {
 		return nil, err
 	}
 	id, err := a.Rooms.SendEvent(r.Context(), req)
@@ -197,10 +199,11 @@ func (a *API) requireRedactLevel(ctx context.Context, roomID, userID string) err
 	return nil
 }
 
-// checkCanonicalAlias refuses an m.room.canonical_alias naming aliases
-// that do not point to the room. No alias storage exists yet, so no alias
-// points to any room: only an event clearing them is accepted.
-func checkCanonicalAlias(req roomserver.EventRequest) error {
+// checkCanonicalAlias refuses an m.room.canonical_alias naming an alias
+// that does not point to the room (400 M_BAD_ALIAS, as the spec asks of
+// servers). Local aliases are looked up; another server's alias cannot be
+// checked until federation can query it, so it is refused for now.
+func (a *API) checkCanonicalAlias(ctx context.Context, req roomserver.EventRequest) error {
 	if req.Type != "m.room.canonical_alias" || *req.StateKey != "" {
 		return nil
 	}
@@ -216,12 +219,26 @@ func checkCanonicalAlias(req roomserver.EventRequest) error {
 		aliases = append(aliases, c.Alias)
 	}
 	for _, alias := range aliases {
-		if _, err := mxcore.ParseRoomAlias(alias); err != nil {
-			return mxcore.InvalidParam("Invalid room alias: " + alias)
+		if err := a.aliasPointsTo(ctx, alias, req.RoomID); err != nil {
+			return err
 		}
 	}
-	if len(aliases) > 0 {
-		return mxcore.NewError(http.StatusBadRequest, "M_BAD_ALIAS", "The alias %q does not point to this room (aliases are not supported yet)", aliases[0])
-	}
 	return nil
+}
+
+func (a *API) aliasPointsTo(ctx context.Context, alias, roomID string) error {
+	parsed, err := mxcore.ParseRoomAlias(alias)
+	if err != nil {
+		return mxcore.InvalidParam("Invalid room alias: " + alias)
+	}
+	badAlias := mxcore.NewError(http.StatusBadRequest, "M_BAD_ALIAS", "The alias %q does not point to this room", alias)
+	if parsed.Server != a.ServerName {
+		badAlias.Message = fmt.Sprintf("The alias %q is on another server and cannot be checked yet", alias)
+		return badAlias
+	}
+	target, _, err := a.Store.AliasRoom(ctx, alias)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && target != roomID) {
+		return badAlias
+	}
+	return err
 }

@@ -96,3 +96,32 @@ func TestCreateRoomWithAlias(t *testing.T) {
 		}
 	})
 }
+
+// m.room.canonical_alias may name local aliases that point to the room and
+// nothing else (400 M_BAD_ALIAS). Before aliases were checked, every alias
+// was refused.
+func TestCanonicalAliasMustPointToTheRoom(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend harness.Backend) {
+		s := accountServer(t, backend)
+		alice := newRoomUser(t, s, "alice")
+		roomID := alice.createRoom(map[string]any{"name": "Aliased"})
+		other := alice.createRoom(map[string]any{"name": "Other"})
+		mine, elsewhere := "#mine:"+s.Name, "#elsewhere:"+s.Name
+		alice.ok("PUT", aliasPath(mine), map[string]any{"room_id": roomID})
+		alice.ok("PUT", aliasPath(elsewhere), map[string]any{"room_id": other})
+		statePath := roomPath(roomID, "/state/m.room.canonical_alias")
+		alice.ok("PUT", statePath, map[string]any{"alias": mine})
+		for _, bad := range []map[string]any{
+			{"alias": elsewhere},
+			{"alias": mine, "alt_aliases": []string{"#missing:" + s.Name}},
+			{"alias": "#remote:example.org"},
+		} {
+			alice.wantErr(alice.do("PUT", statePath, bad), http.StatusBadRequest, "M_BAD_ALIAS")
+		}
+		alice.wantErr(alice.do("PUT", statePath, map[string]any{"alias": "not-an-alias"}), http.StatusBadRequest, "M_INVALID_PARAM")
+		got := alice.ok("GET", statePath, nil)
+		if got["alias"] != mine {
+			t.Errorf("canonical alias after refused changes: %v", got)
+		}
+	})
+}
