@@ -31,6 +31,7 @@ type DB struct {
 	writer  *sql.DB
 	reader  *sql.DB
 	hot     hotStatements
+	rooms   *roomsState // room store caches and statements
 
 	closeOnce sync.Once
 	closeErr  error
@@ -42,7 +43,7 @@ var _ storage.Database = (*DB)(nil)
 // statements. It takes ownership of both pools: they are closed if Open
 // fails, and by DB.Close otherwise.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	db := &DB{dialect: cfg.Dialect, writer: cfg.Writer, reader: cfg.Reader}
+	db := &DB{dialect: cfg.Dialect, writer: cfg.Writer, reader: cfg.Reader, rooms: newRoomsState()}
 	if err := db.open(ctx, cfg.Migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s database: %w", cfg.Dialect.Name, err)
@@ -71,7 +72,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the prepared statements and the pools, once.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		errs := []error{db.hot.close(), db.writer.Close()}
+		errs := []error{db.hot.close(), db.rooms.closeStatements(), db.writer.Close()}
 		if db.reader != db.writer {
 			errs = append(errs, db.reader.Close())
 		}

@@ -233,11 +233,7 @@ func (db *DB) RoomEventsSince(ctx context.Context, since, upTo int64, roomIDs []
 
 // EventsBetween implements storage.RoomStore.
 func (db *DB) EventsBetween(ctx context.Context, roomID string, from, to storage.TopoPos, limit int, backwards bool) ([]storage.StoredEvent, error) {
-	rs, err := db.roomsFor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	room, err := db.roomNID(ctx, rs, roomID)
+	room, err := db.roomNIDOf(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}

@@ -50,11 +50,7 @@ func (db *DB) SetPartialState(ctx context.Context, roomID string, partial bool) 
 
 // ForwardExtremities implements storage.RoomStore.
 func (db *DB) ForwardExtremities(ctx context.Context, roomID string) ([]string, error) {
-	rs, err := db.roomsFor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	room, err := db.roomNID(ctx, rs, roomID)
+	room, err := db.roomNIDOf(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +75,7 @@ func (db *DB) Membership(ctx context.Context, roomID, userID string) (string, st
 
 // RoomMembers implements storage.RoomStore.
 func (db *DB) RoomMembers(ctx context.Context, roomID, membership string) ([]string, error) {
-	rs, err := db.roomsFor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	room, err := db.roomNID(ctx, rs, roomID)
+	room, err := db.roomNIDOf(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +94,7 @@ func (db *DB) RoomsForUser(ctx context.Context, userID, membership string) ([]st
 
 // JoinedServers implements storage.RoomStore.
 func (db *DB) JoinedServers(ctx context.Context, roomID string) ([]string, error) {
-	rs, err := db.roomsFor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	room, err := db.roomNID(ctx, rs, roomID)
+	room, err := db.roomNIDOf(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"runtime"
 	"sync"
-	"weak"
 
 	"github.com/warbler-im/warbler/internal/lru"
 )
@@ -15,10 +13,8 @@ import (
 // decoded state, and the prepared statements of the hot paths (persisting
 // a message, reading events and state).
 //
-// It belongs in DB itself; it is kept beside it, in a registry keyed by a
-// weak pointer to the DB, only because this change must leave db.go (owned
-// by other work) untouched. Moving it into a DB field is a mechanical
-// change: roomsFor would return db.roomsState.
+// Each DB holds one, made empty at Open; its statements are prepared on
+// first use so opening a database for other stores costs nothing extra.
 type roomsState struct {
 	types     *nidCache // event type strings ↔ type_nid
 	stateKeys *nidCache // state key strings ↔ state_key_nid
@@ -39,45 +35,63 @@ const (
 	maxCachedStateEntries = 500_000
 )
 
-var roomStates sync.Map // weak.Pointer[DB] → *roomsState
-
 // roomsFor returns db's room-store state, creating it (and preparing its
 // statements) on first use. It must not be called inside a write
 // transaction: preparing on the SQLite writer needs its one connection.
 func (db *DB) roomsFor(ctx context.Context) (*roomsState, error) {
-	key := weak.Make(db)
-	v, ok := roomStates.Load(key)
-	if !ok {
-		fresh := &roomsState{
-			types:     newNIDCache(maxCachedTypes),
-			stateKeys: newNIDCache(maxCachedStateKeys),
-			roomNIDs:  lru.New[string, int64](maxCachedRooms),
-			state:     lru.New[stateCacheKey, any](maxCachedStateEntries),
-		}
-		var loaded bool
-		v, loaded = roomStates.LoadOrStore(key, fresh)
-		if !loaded {
-			runtime.AddCleanup(db, func(k weak.Pointer[DB]) { roomStates.Delete(k) }, key)
-		}
-	}
-	rs := v.(*roomsState)
-	if err := rs.prepare(ctx, db); err != nil {
+	if err := db.rooms.prepare(ctx, db); err != nil {
 		return nil, err
 	}
-	return rs, nil
+	return db.rooms, nil
+}
+
+func newRoomsState() *roomsState {
+	return &roomsState{
+		types:     newNIDCache(maxCachedTypes),
+		stateKeys: newNIDCache(maxCachedStateKeys),
+		roomNIDs:  lru.New[string, int64](maxCachedRooms),
+		state:     lru.New[stateCacheKey, any](maxCachedStateEntries),
+	}
+}
+
+// roomNIDOf resolves one room ID to its NID (storage.ErrNotFound if the
+// room is unknown).
+func (db *DB) roomNIDOf(ctx context.Context, roomID string) (int64, error) {
+	rs, err := db.roomsFor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return db.roomNID(ctx, rs, roomID)
+}
+
+// closeStatements closes the prepared statements, if any were prepared.
+func (rs *roomsState) closeStatements() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.stmts == nil {
+		return nil
+	}
+	s := rs.stmts
+	rs.stmts = nil
+	all := []*sql.Stmt{s.lockRoom, s.takeStream, s.eventByID, s.insertEvent, s.clearExtrems, s.addExtrem,
+		s.snapshotMeta, s.readEvent, s.readSnapshot, s.eventIDByNID, s.maxStream}
+	all = append(all, s.insertEdges[1:]...)
+	var errs []error
+	for _, stmt := range all {
+		errs = append(errs, stmt.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // DropRoomCaches empties the in-process caches of the room store (NIDs
 // and decoded state), so that benchmarks can measure cold reads. The
 // database is unaffected.
 func (db *DB) DropRoomCaches() {
-	if v, ok := roomStates.Load(weak.Make(db)); ok {
-		rs := v.(*roomsState)
-		rs.types.purge()
-		rs.stateKeys.purge()
-		rs.roomNIDs.Purge()
-		rs.state.Purge()
-	}
+	rs := db.rooms
+	rs.types.purge()
+	rs.stateKeys.purge()
+	rs.roomNIDs.Purge()
+	rs.state.Purge()
 }
 
 // roomStmts are the statements run for nearly every event or read.
