@@ -38,6 +38,15 @@ func (a *API) visibleState(ctx context.Context, roomID, userID string) ([]storag
 	return nil, notInRoom()
 }
 
+// callerVisibleState is visibleState for the request's room and caller.
+func (a *API) callerVisibleState(r *http.Request) ([]storage.StateEntry, error) {
+	roomID, err := roomIDParam(r)
+	if err != nil {
+		return nil, err
+	}
+	return a.visibleState(r.Context(), roomID, roomCaller(r).UserID)
+}
+
 // worldReadable reports whether anyone may read the room.
 func (a *API) worldReadable(ctx context.Context, roomID string) bool {
 	ev, err := a.Rooms.CurrentStateEvent(ctx, roomID, "m.room.history_visibility", "")
@@ -89,11 +98,7 @@ func (a *API) formatEvents(ctx context.Context, infos []roomserver.EventInfo) ([
 
 // getState implements GET /rooms/{roomId}/state.
 func (a *API) getState(r *http.Request) (any, error) {
-	roomID, err := roomIDParam(r)
-	if err != nil {
-		return nil, err
-	}
-	state, err := a.visibleState(r.Context(), roomID, roomCaller(r).UserID)
+	state, err := a.callerVisibleState(r)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +113,7 @@ func (a *API) getState(r *http.Request) (any, error) {
 // (and without the state key): the content, or with format=event the
 // whole client event.
 func (a *API) getStateEvent(r *http.Request) (any, error) {
-	roomID, err := roomIDParam(r)
-	if err != nil {
-		return nil, err
-	}
-	state, err := a.visibleState(r.Context(), roomID, roomCaller(r).UserID)
+	state, err := a.callerVisibleState(r)
 	if err != nil {
 		return nil, err
 	}
@@ -173,11 +174,7 @@ func (a *API) getEvent(r *http.Request) (any, error) {
 // and not_membership filters. The `at` parameter (a sync token) is not
 // supported yet and is ignored: members come from the visible state.
 func (a *API) getMembers(r *http.Request) (any, error) {
-	roomID, err := roomIDParam(r)
-	if err != nil {
-		return nil, err
-	}
-	state, err := a.visibleState(r.Context(), roomID, roomCaller(r).UserID)
+	state, err := a.callerVisibleState(r)
 	if err != nil {
 		return nil, err
 	}
