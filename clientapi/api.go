@@ -53,6 +53,9 @@ type API struct {
 	seen      *seenThrottle
 	confirmed *hashSet
 	txnMemory *txnStore // (user, device, txnId) → event, for idempotent sends
+	// syncs serves /sync; the streams' writers tell it of changes through
+	// syncs.notify. nil when the API has no roomserver.
+	syncs *syncServer
 }
 
 // RegistrationOptions says who may create accounts.

@@ -9,12 +9,14 @@ import (
 	"github.com/warbler-im/warbler/roomserver"
 )
 
-// The notifier wakes long-polling /sync requests when an event lands that
+// The notifier wakes long-polling /sync requests when something lands that
 // concerns them (DESIGN.md principle 6): it listens to the roomserver's
-// commits and never polls the database. A waiter names its user and the
-// rooms it follows; an event wakes the waiters following its room, and a
-// member event also wakes the waiters of the user it is about, so a sync
-// learns of invites and joins to rooms it did not follow yet.
+// commits and to the other sync streams' notices, and never polls the
+// database. A waiter names its user and the rooms it follows; a notice
+// about a room wakes the waiters following it, and a notice about a user
+// (a member event's state_key, a to-device message's recipient) wakes that
+// user's waiters, so a sync learns of invites and joins to rooms it did not
+// follow yet.
 
 // Notifier limits. A waiter is one open long-poll; clients hold one per
 // device, so a user with more than maxWaitersPerUser is misbehaving.
@@ -30,11 +32,12 @@ const (
 // retry later.
 var errTooManyWaiters = errors.New("clientapi: too many /sync waiters")
 
-// notice is what the notifier remembers of one committed event.
+// notice is what the notifier remembers of one change to a stream.
 type notice struct {
-	stream int64
-	roomID string
-	member string // state_key of an m.room.member event, else ""
+	stream streamID
+	pos    int64  // the stream's position after the change
+	roomID string // the room it concerns, or ""
+	user   string // the user it concerns (a member event's state_key), or ""
 }
 
 type waiter struct {
@@ -45,7 +48,7 @@ type waiter struct {
 }
 
 func (w *waiter) cares(n notice) bool {
-	if n.member == w.userID {
+	if n.user != "" && n.user == w.userID {
 		return true
 	}
 	_, ok := w.rooms[n.roomID]
@@ -53,14 +56,15 @@ func (w *waiter) cares(n notice) bool {
 }
 
 type notifier struct {
-	mu      sync.Mutex
-	latest  int64 // highest stream position seen
-	byRoom  map[string]map[*waiter]struct{}
-	byUser  map[string]map[*waiter]struct{}
-	count   int
-	recent  [noticeRingSize]notice
-	next    int   // index in recent of the next notice
-	evicted int64 // highest stream position pushed out of recent
+	mu     sync.Mutex
+	latest [numStreams + 1]int64 // highest position seen, by stream
+	byRoom map[string]map[*waiter]struct{}
+	byUser map[string]map[*waiter]struct{}
+	count  int
+	recent [noticeRingSize]notice
+	next   int // index in recent of the next notice
+	// evicted is the highest position pushed out of recent, by stream.
+	evicted [numStreams + 1]int64
 	closed  bool
 }
 
@@ -80,47 +84,59 @@ func (n *notifier) OnNewEvents(roomID string, events []roomserver.PersistedEvent
 		if ev.Existed || ev.Stream <= 0 || ev.Rejected != "" || ev.SoftFailed {
 			continue
 		}
-		nt := notice{stream: ev.Stream, roomID: roomID}
+		nt := notice{stream: streamEvents, pos: ev.Stream, roomID: roomID}
 		if ev.Event.Type() == "m.room.member" && ev.Event.StateKey() != nil {
-			nt.member = *ev.Event.StateKey()
+			nt.user = *ev.Event.StateKey()
 		}
 		n.record(nt)
 		n.wakeFor(nt)
 	}
 }
 
+// notify records a change to a stream other than room events and wakes
+// the waiters it concerns.
+func (n *notifier) notify(nt notice) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.record(nt)
+	n.wakeFor(nt)
+}
+
 func (n *notifier) record(nt notice) {
-	n.latest = max(n.latest, nt.stream)
-	old := n.recent[n.next]
-	n.evicted = max(n.evicted, old.stream)
+	n.latest[nt.stream] = max(n.latest[nt.stream], nt.pos)
+	if old := n.recent[n.next]; old.pos > 0 {
+		n.evicted[old.stream] = max(n.evicted[old.stream], old.pos)
+	}
 	n.recent[n.next] = nt
 	n.next = (n.next + 1) % noticeRingSize
 }
 
 func (n *notifier) wakeFor(nt notice) {
-	for w := range n.byRoom[nt.roomID] {
-		n.wakeLocked(w)
+	if nt.roomID != "" {
+		for w := range n.byRoom[nt.roomID] {
+			n.wakeLocked(w)
+		}
 	}
-	if nt.member != "" {
-		for w := range n.byUser[nt.member] {
+	if nt.user != "" {
+		for w := range n.byUser[nt.user] {
 			n.wakeLocked(w)
 		}
 	}
 }
 
-// Latest is the highest stream position the notifier has seen.
+// Latest is the highest room events position the notifier has seen.
 func (n *notifier) Latest() int64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.latest
+	return n.latest[streamEvents]
 }
 
-// wait blocks until an event after since concerns userID or one of rooms
-// (true), or until timeout, ctx's end or Close (false). since is the
-// stream position the caller has already answered up to: events committed
-// after it but before wait was called are found in the recent notices, so
-// none slips between the caller's read and its registration.
-func (n *notifier) wait(ctx context.Context, userID string, rooms []string, since int64, timeout time.Duration) (bool, error) {
+// wait blocks until a change after since concerns userID or one of rooms
+// (true), or until timeout, ctx's end or Close (false). since holds the
+// stream positions the caller has already answered up to: changes made
+// after them but before wait was called are found in the recent notices,
+// so none slips between the caller's read and its registration.
+func (n *notifier) wait(ctx context.Context, userID string, rooms []string, since syncToken, timeout time.Duration) (bool, error) {
 	w := &waiter{userID: userID, rooms: make(map[string]struct{}, len(rooms)), woken: make(chan struct{})}
 	for _, r := range rooms {
 		w.rooms[r] = struct{}{}
@@ -146,7 +162,7 @@ func (n *notifier) wait(ctx context.Context, userID string, rooms []string, sinc
 
 // register adds w, unless the notifier is closed, something after since
 // already concerns w (already), or the bounds are reached.
-func (n *notifier) register(w *waiter, since int64) (registered, already bool, err error) {
+func (n *notifier) register(w *waiter, since syncToken) (registered, already bool, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -167,17 +183,25 @@ func (n *notifier) register(w *waiter, since int64) (registered, already bool, e
 }
 
 // missedSince reports whether a notice after since concerns w. When the
-// ring no longer reaches back to since it cannot tell, and says yes: the
-// caller then reads the database once more.
-func (n *notifier) missedSince(w *waiter, since int64) bool {
-	if n.latest <= since {
+// ring no longer reaches back to since on a stream that moved, it cannot
+// tell, and says yes: the caller then reads once more.
+func (n *notifier) missedSince(w *waiter, since syncToken) bool {
+	moved := false
+	for id := range n.latest {
+		pos := since.pos(streamID(id))
+		if n.latest[id] <= pos {
+			continue
+		}
+		if n.evicted[id] > pos {
+			return true
+		}
+		moved = true
+	}
+	if !moved {
 		return false
 	}
-	if n.evicted > since {
-		return true
-	}
 	for _, nt := range n.recent {
-		if nt.stream > since && w.cares(nt) {
+		if nt.pos > since.pos(nt.stream) && w.cares(nt) {
 			return true
 		}
 	}

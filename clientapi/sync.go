@@ -35,6 +35,9 @@ type syncServer struct {
 	rooms    *roomserver.RoomServer
 	notifier *notifier
 	filters  *filters
+	// streams serve the streams besides room events; nil ones are not
+	// served yet.
+	streams [numStreams]syncStream
 	// hooked holds the *http.Servers whose shutdown closes the notifier.
 	hooked sync.Map
 }
@@ -97,7 +100,7 @@ func (s *syncServer) sync(r *http.Request) (any, error) {
 	ctx := r.Context()
 	deadline := time.Now().Add(req.timeout)
 	for {
-		upTo, err := s.store.MaxStreamPosition(ctx)
+		upTo, err := s.positions(ctx)
 		if err != nil {
 			return nil, err
 		}

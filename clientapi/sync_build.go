@@ -30,21 +30,23 @@ const (
 type syncView struct {
 	s     *syncServer
 	req   syncRequest
-	since int64
-	upTo  int64
-	nowMs int64
+	since int64 // room events position of the token
+	upTo  int64 // room events position read up to
+	// upToAll holds every stream's position read up to: next_batch.
+	upToAll syncToken
+	nowMs   int64
 }
 
 // build computes the response up to upTo and the rooms a long-poll
 // should follow.
-func (s *syncServer) build(ctx context.Context, req syncRequest, upTo int64) (*syncResponse, []string, error) {
-	v := &syncView{s: s, req: req, upTo: upTo, nowMs: s.api.now().UnixMilli()}
+func (s *syncServer) build(ctx context.Context, req syncRequest, upTo syncToken) (*syncResponse, []string, error) {
+	v := &syncView{s: s, req: req, upTo: upTo.Events, upToAll: upTo, nowMs: s.api.now().UnixMilli()}
 	if req.hasSince {
 		// A token from beyond the stream (say, a restored database) is
 		// read as "now" rather than as an empty range forever.
-		v.since = min(req.since.Events, upTo)
+		v.since = min(req.since.Events, upTo.Events)
 	}
-	resp := newSyncResponse(syncToken{Events: upTo})
+	resp := newSyncResponse(upTo)
 	joined, err := v.roomsWith(ctx, storage.MembershipJoin)
 	if err != nil {
 		return nil, nil, err
@@ -63,6 +65,9 @@ func (s *syncServer) build(ctx context.Context, req syncRequest, upTo int64) (*s
 		if err := v.addLeft(ctx, resp); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := v.addStreams(ctx, resp, joined); err != nil {
+		return nil, nil, err
 	}
 	// A long-poll follows the joined rooms; its user's own member events
 	// (invites, joins, leaves elsewhere) wake it whatever room they are in.

@@ -1,8 +1,7 @@
 package clientapi
 
-// The /sync response (sync.yaml). Streams Warbler does not have yet
-// (account data, presence, to-device, device lists, ephemeral) are sent
-// empty, in the shape clients expect.
+// The /sync response (sync.yaml). Streams Warbler does not serve yet are
+// sent empty, in the shape clients expect.
 
 type syncList[T any] struct {
 	Events []T `json:"events"`
@@ -70,7 +69,9 @@ func newSyncResponse(next syncToken) *syncResponse {
 // empty reports whether the response tells the client nothing new, so an
 // incremental sync may wait for more.
 func (r *syncResponse) empty() bool {
-	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0
+	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 &&
+		len(r.Rooms.Knock) == 0 && len(r.AccountData.Events) == 0 && len(r.Presence.Events) == 0 &&
+		len(r.ToDevice.Events) == 0 && len(r.DeviceLists.Changed) == 0 && len(r.DeviceLists.Left) == 0
 }
 
 func newJoinedRoom(state []ClientEvent, tl syncTimeline) *joinedRoom {

@@ -20,14 +20,30 @@ func TestSyncTokenRoundTrip(t *testing.T) {
 }
 
 func TestSyncTokenSkipsUnknownStreams(t *testing.T) {
-	got, err := parseSyncToken("s42_t7_r9")
-	if err != nil || got.Events != 42 {
+	got, err := parseSyncToken("s42_t7_x9_r3")
+	want := syncToken{Events: 42}
+	want.Streams[streamTyping], want.Streams[streamReceipts] = 7, 3
+	if err != nil || got != want {
 		t.Errorf("got %v, %v", got, err)
 	}
 }
 
+func TestSyncTokenRoundTripsEveryStream(t *testing.T) {
+	tok := syncToken{Events: 9}
+	for id := range numStreams {
+		tok.Streams[id] = int64(id) * 1000
+	}
+	got, err := parseSyncToken(tok.String())
+	if err != nil || got != tok {
+		t.Errorf("%s: got %v, %v", tok, got, err)
+	}
+	if s := (syncToken{Events: 5}).String(); s != "s5" {
+		t.Errorf("streams at 0 must not lengthen the token: %q", s)
+	}
+}
+
 func TestSyncTokenRejectsGarbage(t *testing.T) {
-	for _, s := range []string{"", "42", "s", "s-1", "sx", "t5", "s99999999999999999999"} {
+	for _, s := range []string{"", "42", "s", "s-1", "sx", "t5", "s99999999999999999999", "s1_t-2", "s1_rx"} {
 		if _, err := parseSyncToken(s); err == nil {
 			t.Errorf("%q: accepted", s)
 		}
@@ -106,7 +122,7 @@ func persisted(t *testing.T, stream int64, typ string, stateKey *string) roomser
 func waitAsync(n *notifier, user string, rooms []string, since int64, timeout time.Duration) chan bool {
 	done := make(chan bool, 1)
 	go func() {
-		woken, _ := n.wait(context.Background(), user, rooms, since, timeout)
+		woken, _ := n.wait(context.Background(), user, rooms, syncToken{Events: since}, timeout)
 		done <- woken
 	}()
 	return done
@@ -162,11 +178,11 @@ func TestNotifierWakesTheMemberOfAMemberEvent(t *testing.T) {
 func TestNotifierSeesEventsCommittedBeforeTheWait(t *testing.T) {
 	n := newNotifier()
 	n.OnNewEvents("!r:x", []roomserver.PersistedEvent{persisted(t, 5, "m.room.message", nil)})
-	woken, err := n.wait(t.Context(), "@a:x", []string{"!r:x"}, 4, time.Minute)
+	woken, err := n.wait(t.Context(), "@a:x", []string{"!r:x"}, syncToken{Events: 4}, time.Minute)
 	if err != nil || !woken {
 		t.Errorf("missed a commit between read and wait: %v %v", woken, err)
 	}
-	woken, _ = n.wait(t.Context(), "@a:x", []string{"!r:x"}, 5, 10*time.Millisecond)
+	woken, _ = n.wait(t.Context(), "@a:x", []string{"!r:x"}, syncToken{Events: 5}, 10*time.Millisecond)
 	if woken {
 		t.Error("woken by an event already answered")
 	}
@@ -180,7 +196,7 @@ func TestNotifierSkipsEventsSyncNeverShows(t *testing.T) {
 	soft.SoftFailed = true
 	backfilled := persisted(t, -3, "m.room.message", nil)
 	n.OnNewEvents("!r:x", []roomserver.PersistedEvent{rejected, soft, backfilled})
-	if woken, _ := n.wait(t.Context(), "@a:x", []string{"!r:x"}, 0, 10*time.Millisecond); woken {
+	if woken, _ := n.wait(t.Context(), "@a:x", []string{"!r:x"}, syncToken{Events: 0}, 10*time.Millisecond); woken {
 		t.Error("woken by an event sync never shows")
 	}
 }
@@ -199,7 +215,7 @@ func TestNotifierCloseWakesAndStaysClosed(t *testing.T) {
 		t.Fatal("close did not wake the waiter")
 	}
 	start := time.Now()
-	n.wait(t.Context(), "@a:x", nil, 0, time.Minute)
+	n.wait(t.Context(), "@a:x", nil, syncToken{Events: 0}, time.Minute)
 	if time.Since(start) > 10*time.Second {
 		t.Error("wait after close blocked")
 	}
@@ -209,7 +225,7 @@ func TestNotifierContextCancelEndsWait(t *testing.T) {
 	n := newNotifier()
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { untilRegistered(t, n, "@a:x"); cancel() }()
-	woken, err := n.wait(ctx, "@a:x", nil, 0, time.Minute)
+	woken, err := n.wait(ctx, "@a:x", nil, syncToken{Events: 0}, time.Minute)
 	if woken || err != nil {
 		t.Errorf("got %v %v", woken, err)
 	}
@@ -226,7 +242,7 @@ func TestNotifierBoundsWaitersPerUser(t *testing.T) {
 	for n.waitersOf("@a:x") < maxWaitersPerUser {
 		time.Sleep(time.Millisecond)
 	}
-	if _, err := n.wait(t.Context(), "@a:x", nil, 0, time.Minute); err != errTooManyWaiters {
+	if _, err := n.wait(t.Context(), "@a:x", nil, syncToken{Events: 0}, time.Minute); err != errTooManyWaiters {
 		t.Errorf("got %v", err)
 	}
 	n.Close()
@@ -237,7 +253,7 @@ func TestNotifierRingOverflowWakesConservatively(t *testing.T) {
 	for i := int64(1); i <= noticeRingSize+1; i++ {
 		n.OnNewEvents("!busy:x", []roomserver.PersistedEvent{persisted(t, i, "m.room.message", nil)})
 	}
-	if woken, _ := n.wait(t.Context(), "@a:x", []string{"!quiet:x"}, 0, time.Minute); !woken {
+	if woken, _ := n.wait(t.Context(), "@a:x", []string{"!quiet:x"}, syncToken{Events: 0}, time.Minute); !woken {
 		t.Error("a waiter older than the ring must re-read")
 	}
 }
@@ -258,4 +274,46 @@ func testPDU(t *testing.T, typ string, stateKey *string) *mxcore.PDU {
 		t.Fatal(err)
 	}
 	return pdu
+}
+
+func TestNotifierWakesOnOtherStreams(t *testing.T) {
+	cases := []struct {
+		name     string
+		nt       notice
+		wantWake bool
+	}{
+		{"typing in a followed room", notice{stream: streamTyping, pos: 1, roomID: "!r:x"}, true},
+		{"typing in another room", notice{stream: streamTyping, pos: 1, roomID: "!other:x"}, false},
+		{"to-device for the user", notice{stream: streamToDevice, pos: 1, user: "@a:x"}, true},
+		{"to-device for someone else", notice{stream: streamToDevice, pos: 1, user: "@b:x"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := newNotifier()
+			timeout := time.Minute
+			if !c.wantWake {
+				timeout = 50 * time.Millisecond
+			}
+			done := waitAsync(n, "@a:x", []string{"!r:x"}, 0, timeout)
+			untilRegistered(t, n, "@a:x")
+			n.notify(c.nt)
+			if got := <-done; got != c.wantWake {
+				t.Errorf("woken = %v", got)
+			}
+		})
+	}
+}
+
+func TestNotifierSeesStreamNoticesBeforeTheWait(t *testing.T) {
+	n := newNotifier()
+	n.notify(notice{stream: streamReceipts, pos: 3, roomID: "!r:x"})
+	since := syncToken{}
+	since.Streams[streamReceipts] = 2
+	if woken, _ := n.wait(t.Context(), "@a:x", []string{"!r:x"}, since, time.Minute); !woken {
+		t.Error("missed a receipt between read and wait")
+	}
+	since.Streams[streamReceipts] = 3
+	if woken, _ := n.wait(t.Context(), "@a:x", []string{"!r:x"}, since, 10*time.Millisecond); woken {
+		t.Error("woken by a receipt already answered")
+	}
 }
