@@ -28,8 +28,8 @@ type Config struct {
 // DB implements storage.Database on top of database/sql.
 type DB struct {
 	dialect Dialect
-	writer  *sql.DB
-	reader  *sql.DB
+	writer  *pool
+	reader  *pool
 	hot     hotStatements
 	rooms   *roomsState // room store caches and statements
 
@@ -43,7 +43,11 @@ var _ storage.Database = (*DB)(nil)
 // statements. It takes ownership of both pools: they are closed if Open
 // fails, and by DB.Close otherwise.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	db := &DB{dialect: cfg.Dialect, writer: cfg.Writer, reader: cfg.Reader, rooms: newRoomsState()}
+	db := &DB{dialect: cfg.Dialect, writer: newPool(cfg.Writer), rooms: newRoomsState()}
+	db.reader = db.writer
+	if cfg.Reader != cfg.Writer {
+		db.reader = newPool(cfg.Reader)
+	}
 	if err := db.open(ctx, cfg.Migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s database: %w", cfg.Dialect.Name, err)
@@ -55,7 +59,7 @@ func (db *DB) open(ctx context.Context, migrations fs.FS) error {
 	if err := db.writer.PingContext(ctx); err != nil {
 		return err
 	}
-	if err := migrate(ctx, db.writer, db.dialect, migrations); err != nil {
+	if err := migrate(ctx, db.writer.DB, db.dialect, migrations); err != nil {
 		return err
 	}
 	return db.prepareHot(ctx)
@@ -72,9 +76,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the prepared statements and the pools, once.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		errs := []error{db.hot.close(), db.rooms.closeStatements(), db.writer.Close()}
+		errs := []error{db.hot.close(), db.rooms.closeStatements(), db.writer.closeStatements(), db.writer.Close()}
 		if db.reader != db.writer {
-			errs = append(errs, db.reader.Close())
+			errs = append(errs, db.reader.closeStatements(), db.reader.Close())
 		}
 		db.closeErr = errors.Join(errs...)
 	})

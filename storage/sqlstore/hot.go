@@ -18,11 +18,11 @@ type hotStatements struct {
 
 func (db *DB) prepareHot(ctx context.Context) error {
 	var firstErr error
-	prepare := func(pool *sql.DB, query string) *sql.Stmt {
+	prepare := func(p *pool, query string) *sql.Stmt {
 		if firstErr != nil {
 			return nil
 		}
-		stmt, err := pool.PrepareContext(ctx, db.q(query))
+		stmt, err := p.PrepareContext(ctx, db.q(query))
 		firstErr = err
 		return stmt
 	}

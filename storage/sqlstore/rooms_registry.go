@@ -122,11 +122,11 @@ func (rs *roomsState) prepare(ctx context.Context, db *DB) error {
 	}
 	var prepared []*sql.Stmt
 	var firstErr error
-	prep := func(pool *sql.DB, query string) *sql.Stmt {
+	prep := func(p *pool, query string) *sql.Stmt {
 		if firstErr != nil {
 			return nil
 		}
-		stmt, err := pool.PrepareContext(ctx, db.q(query))
+		stmt, err := p.PrepareContext(ctx, db.q(query))
 		if err != nil {
 			firstErr = err
 			return nil
