@@ -117,6 +117,12 @@ func (ef *roomEventFilter) allows(roomID, sender, typ string) bool {
 
 func (ef *roomEventFilter) lazyMembers() bool { return ef != nil && ef.LazyLoadMembers }
 
+// allowsType applies only the type lists: what can be decided from a
+// state entry before its event is loaded.
+func (ef *roomEventFilter) allowsType(typ string) bool {
+	return ef == nil || listAllows(ef.Types, ef.NotTypes, typ, true)
+}
+
 // listAllows applies an include list (nil: everything) and an exclude
 // list, the exclude list winning. Types may use "*" wildcards.
 func listAllows(include *[]string, exclude []string, value string, wildcards bool) bool {

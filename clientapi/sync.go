@@ -17,7 +17,7 @@ import (
 // clientapi.Store does not include the room store (yet), so mountSync
 // finds it on the same value.
 type syncStore interface {
-	RoomsForUser(ctx context.Context, userID, membership string) ([]string, error)
+	RoomsByMembership(ctx context.Context, userID string) (map[string][]string, error)
 	MaxStreamPosition(ctx context.Context) (int64, error)
 	RoomEventsSince(ctx context.Context, since, upTo int64, roomIDs []string, limit int) ([]storage.RoomTimeline, error)
 	Events(ctx context.Context, eventIDs []string) ([]storage.StoredEvent, error)

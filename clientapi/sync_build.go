@@ -35,6 +35,8 @@ type syncView struct {
 	// upToAll holds every stream's position read up to: next_batch.
 	upToAll syncToken
 	nowMs   int64
+	// rooms holds the user's rooms by membership, read once per build.
+	rooms map[string][]string
 }
 
 // build computes the response up to upTo and the rooms a long-poll
@@ -78,10 +80,14 @@ func (v *syncView) incremental() bool { return v.req.hasSince && !v.req.fullStat
 
 // roomsWith lists the user's rooms of one membership the filter allows.
 func (v *syncView) roomsWith(ctx context.Context, membership string) ([]string, error) {
-	rooms, err := v.s.store.RoomsForUser(ctx, v.req.userID, membership)
-	if err != nil {
-		return nil, err
+	if v.rooms == nil {
+		all, err := v.s.store.RoomsByMembership(ctx, v.req.userID)
+		if err != nil {
+			return nil, err
+		}
+		v.rooms = all
 	}
+	rooms := slices.Clone(v.rooms[membership])
 	return slices.DeleteFunc(rooms, func(r string) bool { return !v.req.filter.roomAllowed(r) }), nil
 }
 
@@ -250,7 +256,7 @@ func (v *syncView) roomContents(ctx context.Context, roomID string, tl storage.R
 	if mode == stateNone && v.req.filter.state().lazyMembers() && len(tl.Events) > 0 {
 		mode = stateSenders
 	}
-	stateEvents, err := v.stateEvents(ctx, roomID, tl, mode)
+	stateEvents, err := v.stateEvents(ctx, roomID, tl, mode, senders)
 	if err != nil {
 		return nil, syncTimeline{}, err
 	}
@@ -292,7 +298,7 @@ func (v *syncView) timeline(ctx context.Context, roomID string, tl storage.RoomT
 // stateEvents loads the state at the start of the timeline (the current
 // state when there is none), all of it or only what changed after the
 // token.
-func (v *syncView) stateEvents(ctx context.Context, roomID string, tl storage.RoomTimeline, mode stateMode) ([]storage.StoredEvent, error) {
+func (v *syncView) stateEvents(ctx context.Context, roomID string, tl storage.RoomTimeline, mode stateMode, senders map[string]bool) ([]storage.StoredEvent, error) {
 	if mode == stateNone {
 		return nil, nil
 	}
@@ -306,11 +312,20 @@ func (v *syncView) stateEvents(ctx context.Context, roomID string, tl storage.Ro
 	if err != nil {
 		return nil, err
 	}
+	// Only the events the state filter may let through are loaded: a
+	// filter of no types (as clients following one room's timeline send)
+	// loads none, and lazy loading loads only the senders' member events.
+	filter := v.req.filter.state()
 	ids := make([]string, 0, len(entries))
 	for _, e := range entries {
-		if mode != stateSenders || e.Type == "m.room.member" {
-			ids = append(ids, e.EventID)
+		if !filter.allowsType(e.Type) {
+			continue
 		}
+		lazyMember := e.Type == "m.room.member" && filter.lazyMembers()
+		if mode == stateSenders && e.Type != "m.room.member" || lazyMember && !senders[e.StateKey] {
+			continue
+		}
+		ids = append(ids, e.EventID)
 	}
 	evs, err := v.s.store.Events(ctx, ids)
 	if err != nil || mode != stateDelta {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/warbler-im/warbler/storage"
 )
@@ -90,6 +91,29 @@ func (db *DB) RoomsForUser(ctx context.Context, userID, membership string) ([]st
 	return db.queryStrings(ctx, `SELECT r.room_id FROM memberships m
 		JOIN rooms r ON r.room_nid = m.room_nid
 		WHERE m.user_nid = (SELECT state_key_nid FROM state_keys WHERE state_key = $1) AND m.membership = $2`, userID, membership)
+}
+
+// RoomsByMembership implements storage.RoomStore.
+func (db *DB) RoomsByMembership(ctx context.Context, userID string) (map[string][]string, error) {
+	rows, err := db.reader.QueryContext(ctx, db.q(`SELECT m.membership, r.room_id FROM memberships m
+		JOIN rooms r ON r.room_nid = m.room_nid
+		WHERE m.user_nid = (SELECT state_key_nid FROM state_keys WHERE state_key = $1)`), userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var membership, roomID string
+		if err := rows.Scan(&membership, &roomID); err != nil {
+			return nil, err
+		}
+		out[membership] = append(out[membership], roomID)
+	}
+	for _, rooms := range out {
+		slices.Sort(rooms)
+	}
+	return out, rows.Err()
 }
 
 // JoinedServers implements storage.RoomStore.

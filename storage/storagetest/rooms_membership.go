@@ -93,6 +93,12 @@ func testMemberships(t *testing.T, open Opener) {
 	} {
 		rooms, err := db.RoomsForUser(ctx, tc.user, tc.membership)
 		wantStrings(t, fmt.Sprintf("RoomsForUser(%s, %s)", tc.user, tc.membership), rooms, err, tc.rooms...)
+		// RoomsByMembership must agree with RoomsForUser.
+		all, err := db.RoomsByMembership(ctx, tc.user)
+		wantStrings(t, fmt.Sprintf("RoomsByMembership(%s)[%s]", tc.user, tc.membership), all[tc.membership], err, tc.rooms...)
+	}
+	if all, err := db.RoomsByMembership(ctx, carol); err != nil || len(all) != 2 {
+		t.Errorf("RoomsByMembership(carol) = %v, %v: want join and leave only", all, err)
 	}
 }
 
