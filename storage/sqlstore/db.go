@@ -32,6 +32,9 @@ type DB struct {
 	reader  *pool
 	hot     hotStatements
 	rooms   *roomsState // room store caches and statements
+	// group runs the room writes (the hot, concurrent ones) with group
+	// commit; other writes use writeTx.
+	group *groupCommitter
 
 	closeOnce sync.Once
 	closeErr  error
@@ -48,6 +51,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Reader != cfg.Writer {
 		db.reader = newPool(cfg.Reader)
 	}
+	db.group = newGroupCommitter(db.writer)
 	if err := db.open(ctx, cfg.Migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s database: %w", cfg.Dialect.Name, err)
@@ -76,6 +80,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the prepared statements and the pools, once.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.group.close()
 		errs := []error{db.hot.close(), db.rooms.closeStatements(), db.writer.closeStatements(), db.writer.Close()}
 		if db.reader != db.writer {
 			errs = append(errs, db.reader.closeStatements(), db.reader.Close())
