@@ -32,6 +32,9 @@ const (
 	// it is bounded tighter than /context.
 	defaultSearchContext = 5
 	maxSearchContext     = 10
+	// maxSearchLimitWithContext bounds the results of a page that asks
+	// for context, since each result then costs two timeline reads.
+	maxSearchLimitWithContext = 20
 	// searchBatch hits are read per store call, and at most
 	// maxSearchScans calls are made, which bounds the visibility checks
 	// one request makes when many hits are hidden. The page then ends
@@ -180,6 +183,9 @@ func (c *roomEventsCriteria) check() (*searchRequest, error) {
 	}
 	if req.context, err = c.EventContext.check(); err != nil {
 		return nil, err
+	}
+	if req.context != nil {
+		req.limit = min(req.limit, maxSearchLimitWithContext)
 	}
 	req.groupBy, err = c.Groupings.keys()
 	return req, err

@@ -129,6 +129,10 @@ func TestParseSearchRequestValues(t *testing.T) {
 	if !reflect.DeepEqual(req, want) {
 		t.Errorf("defaults: %+v, want %+v", req, want)
 	}
+	req, err = parseSearchRequest([]byte(`{"search_categories":{"room_events":{"search_term":"x","filter":{"limit":1000}}}}`), "", false)
+	if err != nil || req.limit != maxSearchLimit {
+		t.Errorf("limit without context: %+v, %v", req, err)
+	}
 	req, err = parseSearchRequest([]byte(`{"search_categories":{"room_events":{"search_term":"x","order_by":"recent",
 		"keys":["content.body","content.topic","content.body"],"filter":{"limit":1000,"not_types":["m.room.topic"]},
 		"event_context":{"before_limit":1000,"include_profile":true},"include_state":true,
@@ -139,7 +143,7 @@ func TestParseSearchRequestValues(t *testing.T) {
 	switch {
 	case !reflect.DeepEqual(req.types, []string{storage.SearchTypeMessage}):
 		t.Errorf("types %q: keys then filter.not_types", req.types)
-	case req.limit != maxSearchLimit || req.order != searchOrderRecent || !req.includeState:
+	case req.limit != maxSearchLimitWithContext || req.order != searchOrderRecent || !req.includeState:
 		t.Errorf("limit %d, order %s, include_state %v", req.limit, req.order, req.includeState)
 	case *req.context != searchContext{before: maxSearchContext, after: defaultSearchContext, includeProfile: true}:
 		t.Errorf("context %+v", *req.context)
