@@ -39,9 +39,15 @@ const (
 	// maxSearchScans calls are made, which bounds the visibility checks
 	// one request makes when many hits are hidden. The page then ends
 	// early, with a next_batch to continue.
-	searchBatch       = 50
-	maxSearchScans    = 4
-	maxSearchToken    = 2048
+	searchBatch    = 50
+	maxSearchScans = 4
+	// maxSearchToken bounds the next_batch parameter read.
+	maxSearchToken = 2048
+)
+
+// Names the search API uses.
+const (
+	searchCategories  = "search_categories"
 	searchOrderRank   = "rank"
 	searchOrderRecent = "recent"
 	searchGroupRoom   = "room_id"
@@ -49,7 +55,6 @@ const (
 	searchKeyBody     = "content.body"
 	searchKeyName     = "content.name"
 	searchKeyTopic    = "content.topic"
-	searchCategories  = "search_categories"
 )
 
 // searchKeyTypes maps each searchable key to the one event type that
@@ -115,8 +120,11 @@ func (a *API) search(r *http.Request) (any, error) {
 		return nil, err
 	}
 	req, err := parseSearchRequest(body, r.URL.Query().Get("next_batch"), r.URL.Query().Has("next_batch"))
-	if err != nil || req == nil {
-		return map[string]any{searchCategories: map[string]any{}}, err
+	if err != nil {
+		return nil, err
+	}
+	if req == nil {
+		return map[string]any{searchCategories: map[string]any{}}, nil
 	}
 	res, err := a.searchRoomEvents(r.Context(), roomCaller(r).UserID, req)
 	if err != nil {

@@ -96,6 +96,7 @@ func TestSearch(t *testing.T) {
 		if want := []string{f.afterLeave, f.beforeLeave, f.secret, f.tail, f.fox3, f.quick}; !reflect.DeepEqual(all, want) {
 			t.Errorf("alice, recent: %v, want %v", all, want)
 		}
+		checkSearchJoinedHistory(t, f)
 		checkSearchRank(t, f)
 		checkSearchPages(t, f, all)
 		checkSearchContext(t, f)
@@ -210,5 +211,23 @@ func checkSearchErrors(t *testing.T, f *searchFixture) {
 	want(t, f.s.Do("POST", clientV3+"/search", term, ""), http.StatusUnauthorized, "M_MISSING_TOKEN")
 	if body := f.alice.ok("POST", "/search", map[string]any{"search_categories": map[string]any{}}); fmt.Sprint(body) != "map[search_categories:map[]]" {
 		t.Errorf("no category: %v", body)
+	}
+}
+
+// checkSearchJoinedHistory: in a room with joined history visibility,
+// what was said before the searcher joined is not found, what came after
+// is. The room is one they are in, so only the per-event check hides it.
+func checkSearchJoinedHistory(t *testing.T, f *searchFixture) {
+	t.Helper()
+	hv := map[string]any{"type": "m.room.history_visibility", "state_key": "", "content": map[string]any{"history_visibility": "joined"}}
+	roomID := f.alice.createRoom(map[string]any{"preset": "public_chat", "initial_state": []any{hv}})
+	f.alice.send(roomID, "j1", "badger before the join")
+	f.bob.ok("POST", roomPath(roomID, "/join"), nil)
+	after := f.alice.send(roomID, "j2", "badger after the join")
+	if ids := resultIDs(search(f.bob, "", map[string]any{"search_term": "badger"})); !reflect.DeepEqual(ids, []string{after}) {
+		t.Errorf("joined history: bob found %v, want only %s", ids, after)
+	}
+	if ids := resultIDs(search(f.alice, "", map[string]any{"search_term": "badger"})); len(ids) != 2 {
+		t.Errorf("joined history: alice found %v, want both", ids)
 	}
 }

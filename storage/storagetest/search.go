@@ -64,6 +64,16 @@ func testSearch(t *testing.T, open Opener) {
 	q.Words = []string{"nothing"}
 	wantEqual(t, "text with NUL and bad UTF-8", len(searchIDs(t, db, q)), 1)
 
+	// An outlier is indexed once it joins the timeline.
+	phoenix := a.event("m.room.message", nil, alice, `{"body":"phoenix rising"}`)
+	phoenix.Outlier = true
+	a.persist([]storage.NewEvent{phoenix}, storage.RoomUpdate{})
+	q.Words = []string{"phoenix"}
+	wantEqual(t, "outlier", searchIDs(t, db, q), []string{})
+	phoenix.Outlier = false
+	a.apply(phoenix)
+	wantEqual(t, "de-outliered", searchIDs(t, db, q), []string{phoenix.EventID})
+
 	testSearchFilters(t, db, a.id, m1, m2, name)
 	testSearchOrderAndPages(t, db, a.id, m1, m2, name)
 
