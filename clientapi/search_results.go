@@ -101,7 +101,7 @@ func (a *API) fillSearchResults(ctx context.Context, userID string, req *searchR
 		}
 		all = append(append(all, contexts[i].before.events...), contexts[i].after.events...)
 	}
-	formatted, err := a.formatByID(ctx, all)
+	formatted, err := a.formatSearchEvents(ctx, all)
 	if err != nil {
 		return err
 	}
@@ -161,9 +161,9 @@ func (c *hitContext) response(formatted map[string]ClientEvent) *searchResultCon
 	}
 }
 
-// formatByID formats events through the one formatter, keyed by ID (the
-// context of neighbouring results may share events).
-func (a *API) formatByID(ctx context.Context, evs []storage.StoredEvent) (map[string]ClientEvent, error) {
+// formatSearchEvents formats events through the one formatter, keyed by
+// ID (the context of neighbouring results may share events).
+func (a *API) formatSearchEvents(ctx context.Context, evs []storage.StoredEvent) (map[string]ClientEvent, error) {
 	formatted, err := a.storedToClient(ctx, evs)
 	if err != nil {
 		return nil, err
@@ -200,7 +200,7 @@ func (a *API) historicProfiles(ctx context.Context, resultID string, evs []stora
 	for _, m := range members {
 		var c memberContent
 		_ = json.Unmarshal(m.Event.Content(), &c)
-		profile, _ := json.Marshal(roomMemberProfile{DisplayName: c.DisplayName, AvatarURL: c.AvatarURL})
+		profile, _ := json.Marshal(searchProfile{DisplayName: c.DisplayName, AvatarURL: c.AvatarURL})
 		if sk := m.Event.StateKey(); sk != nil {
 			out[*sk] = profile
 		}
@@ -208,8 +208,8 @@ func (a *API) historicProfiles(ctx context.Context, resultID string, evs []stora
 	return out
 }
 
-// roomMemberProfile is one entry of profile_info.
-type roomMemberProfile struct {
+// searchProfile is one entry of profile_info.
+type searchProfile struct {
 	DisplayName string `json:"displayname,omitempty"`
 	AvatarURL   string `json:"avatar_url,omitempty"`
 }

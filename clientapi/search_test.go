@@ -69,7 +69,7 @@ func TestSearchTokenRoundTrip(t *testing.T) {
 	}
 }
 
-func errcodeOf(err error) string {
+func searchErrcode(err error) string {
 	var mx *mxcore.Error
 	if errors.As(err, &mx) {
 		return mx.ErrCode
@@ -112,7 +112,7 @@ func TestParseSearchRequest(t *testing.T) {
 		{name: "other category only", body: `{"search_categories":{"other":{}}}`},
 	} {
 		_, err := parseSearchRequest([]byte(tc.body), tc.next, tc.hasNext)
-		if got := errcodeOf(err); tc.errcode == "" && err != nil || tc.errcode != "" && got != tc.errcode {
+		if got := searchErrcode(err); tc.errcode == "" && err != nil || tc.errcode != "" && got != tc.errcode {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.errcode)
 		}
 	}

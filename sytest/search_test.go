@@ -40,8 +40,8 @@ func newSearchFixture(t *testing.T, backend harness.Backend) *searchFixture {
 	return f
 }
 
-// search posts a room_events search and returns room_events.
-func search(u roomUser, nextBatch string, criteria map[string]any) map[string]any {
+// postSearch posts a room_events search and returns room_events.
+func postSearch(u roomUser, nextBatch string, criteria map[string]any) map[string]any {
 	u.t.Helper()
 	path := "/search"
 	if nextBatch != "" {
@@ -56,7 +56,7 @@ func search(u roomUser, nextBatch string, criteria map[string]any) map[string]an
 	return re
 }
 
-func resultList(re map[string]any) []map[string]any {
+func searchResultList(re map[string]any) []map[string]any {
 	list, _ := re["results"].([]any)
 	out := make([]map[string]any, len(list))
 	for i, r := range list {
@@ -65,9 +65,9 @@ func resultList(re map[string]any) []map[string]any {
 	return out
 }
 
-func resultIDs(re map[string]any) []string {
+func searchResultIDs(re map[string]any) []string {
 	var ids []string
-	for _, r := range resultList(re) {
+	for _, r := range searchResultList(re) {
 		ev, _ := r["result"].(map[string]any)
 		ids = append(ids, str(ev, "event_id"))
 	}
@@ -81,18 +81,18 @@ func TestSearch(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend harness.Backend) {
 		f := newSearchFixture(t, backend)
 		recent := map[string]any{"search_term": "fox", "order_by": "recent"}
-		got := search(f.bob, "", recent)
+		got := postSearch(f.bob, "", recent)
 		want := []string{f.beforeLeave, f.tail, f.fox3, f.quick}
-		if ids := resultIDs(got); !reflect.DeepEqual(ids, want) {
+		if ids := searchResultIDs(got); !reflect.DeepEqual(ids, want) {
 			t.Errorf("bob, recent: %v, want %v (never %s in the private room, never %s after leaving)", ids, want, f.secret, f.afterLeave)
 		}
 		if got["count"] != float64(4) || fmt.Sprint(got["highlights"]) != "[fox]" || got["next_batch"] != nil {
 			t.Errorf("count %v, highlights %v, next_batch %v", got["count"], got["highlights"], got["next_batch"])
 		}
-		if ids := resultIDs(search(f.eve, "", recent)); len(ids) != 0 {
+		if ids := searchResultIDs(postSearch(f.eve, "", recent)); len(ids) != 0 {
 			t.Errorf("eve, in no room, found %v", ids)
 		}
-		all := resultIDs(search(f.alice, "", recent))
+		all := searchResultIDs(postSearch(f.alice, "", recent))
 		if want := []string{f.afterLeave, f.beforeLeave, f.secret, f.tail, f.fox3, f.quick}; !reflect.DeepEqual(all, want) {
 			t.Errorf("alice, recent: %v, want %v", all, want)
 		}
@@ -103,7 +103,7 @@ func TestSearch(t *testing.T) {
 		checkSearchErrors(t, f)
 
 		f.alice.ok("PUT", roomPath(f.shared, "/redact/"+f.fox3+"/r1"), map[string]any{})
-		if ids := resultIDs(search(f.bob, "", recent)); !reflect.DeepEqual(ids, []string{f.beforeLeave, f.tail, f.quick}) {
+		if ids := searchResultIDs(postSearch(f.bob, "", recent)); !reflect.DeepEqual(ids, []string{f.beforeLeave, f.tail, f.quick}) {
 			t.Errorf("after redacting %s: %v", f.fox3, ids)
 		}
 	})
@@ -113,7 +113,7 @@ func TestSearch(t *testing.T) {
 // ranks never rise; filters narrow by room and sender.
 func checkSearchRank(t *testing.T, f *searchFixture) {
 	t.Helper()
-	got := resultList(search(f.bob, "", map[string]any{"search_term": "FOX!"}))
+	got := searchResultList(postSearch(f.bob, "", map[string]any{"search_term": "FOX!"}))
 	if len(got) != 4 {
 		t.Fatalf("by rank: %d results, want 4", len(got))
 	}
@@ -125,13 +125,13 @@ func checkSearchRank(t *testing.T, f *searchFixture) {
 			t.Errorf("rank %d: %v after %v", i, cur, prev)
 		}
 	}
-	narrowed := search(f.bob, "", map[string]any{"search_term": "fox", "order_by": "recent",
+	narrowed := postSearch(f.bob, "", map[string]any{"search_term": "fox", "order_by": "recent",
 		"filter": map[string]any{"rooms": []string{f.shared, f.private}, "senders": []string{f.alice.id}}})
-	if ids := resultIDs(narrowed); !reflect.DeepEqual(ids, []string{f.tail, f.quick}) {
+	if ids := searchResultIDs(narrowed); !reflect.DeepEqual(ids, []string{f.tail, f.quick}) {
 		t.Errorf("filter rooms+senders: %v", ids)
 	}
-	words := search(f.bob, "", map[string]any{"search_term": "brown jumps", "keys": []string{"content.body"}})
-	if ids := resultIDs(words); !reflect.DeepEqual(ids, []string{f.quick}) {
+	words := postSearch(f.bob, "", map[string]any{"search_term": "brown jumps", "keys": []string{"content.body"}})
+	if ids := searchResultIDs(words); !reflect.DeepEqual(ids, []string{f.quick}) {
 		t.Errorf("two words: %v", ids)
 	}
 }
@@ -145,8 +145,8 @@ func checkSearchPages(t *testing.T, f *searchFixture, all []string) {
 		var paged []string
 		next := ""
 		for range len(all) + 2 {
-			page := search(f.alice, next, criteria)
-			paged = append(paged, resultIDs(page)...)
+			page := postSearch(f.alice, next, criteria)
+			paged = append(paged, searchResultIDs(page)...)
 			next = str(page, "next_batch")
 			if next == "" {
 				if page["count"] != float64(len(all)) {
@@ -159,15 +159,15 @@ func checkSearchPages(t *testing.T, f *searchFixture, all []string) {
 			t.Errorf("%s, paged: %v, want %v", order, paged, all)
 		}
 	}
-	grouped := search(f.alice, "", map[string]any{"search_term": "fox", "order_by": "recent", "filter": map[string]any{"limit": 2},
+	grouped := postSearch(f.alice, "", map[string]any{"search_term": "fox", "order_by": "recent", "filter": map[string]any{"limit": 2},
 		"groupings": map[string]any{"group_by": []any{map[string]any{"key": "room_id"}}}})
 	byRoom, _ := grouped["groups"].(map[string]any)["room_id"].(map[string]any)
 	left, _ := byRoom[f.left].(map[string]any)
 	if fmt.Sprint(left["results"]) != fmt.Sprint([]string{f.afterLeave, f.beforeLeave}) || left["order"] != float64(1) || str(left, "next_batch") == "" {
 		t.Fatalf("groups: %v", grouped["groups"])
 	}
-	inGroup := search(f.alice, str(left, "next_batch"), map[string]any{"search_term": "fox", "order_by": "recent"})
-	if ids := resultIDs(inGroup); len(ids) != 0 || inGroup["next_batch"] != nil {
+	inGroup := postSearch(f.alice, str(left, "next_batch"), map[string]any{"search_term": "fox", "order_by": "recent"})
+	if ids := searchResultIDs(inGroup); len(ids) != 0 || inGroup["next_batch"] != nil {
 		t.Errorf("the rest of the left room's group: %v", ids)
 	}
 }
@@ -176,9 +176,9 @@ func checkSearchPages(t *testing.T, f *searchFixture, all []string) {
 // with tokens and the senders' profiles; include_state the room state.
 func checkSearchContext(t *testing.T, f *searchFixture) {
 	t.Helper()
-	got := search(f.bob, "", map[string]any{"search_term": "lazy", "include_state": true,
+	got := postSearch(f.bob, "", map[string]any{"search_term": "lazy", "include_state": true,
 		"event_context": map[string]any{"before_limit": 1, "after_limit": 1, "include_profile": true}})
-	results := resultList(got)
+	results := searchResultList(got)
 	if len(results) != 1 {
 		t.Fatalf("lazy: %v", got)
 	}
@@ -224,10 +224,10 @@ func checkSearchJoinedHistory(t *testing.T, f *searchFixture) {
 	f.alice.send(roomID, "j1", "badger before the join")
 	f.bob.ok("POST", roomPath(roomID, "/join"), nil)
 	after := f.alice.send(roomID, "j2", "badger after the join")
-	if ids := resultIDs(search(f.bob, "", map[string]any{"search_term": "badger"})); !reflect.DeepEqual(ids, []string{after}) {
+	if ids := searchResultIDs(postSearch(f.bob, "", map[string]any{"search_term": "badger"})); !reflect.DeepEqual(ids, []string{after}) {
 		t.Errorf("joined history: bob found %v, want only %s", ids, after)
 	}
-	if ids := resultIDs(search(f.alice, "", map[string]any{"search_term": "badger"})); len(ids) != 2 {
+	if ids := searchResultIDs(postSearch(f.alice, "", map[string]any{"search_term": "badger"})); len(ids) != 2 {
 		t.Errorf("joined history: alice found %v, want both", ids)
 	}
 }
