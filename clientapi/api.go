@@ -22,6 +22,7 @@ type Store interface {
 	storage.RoomStore
 	storage.FilterStore
 	storage.AliasStore
+	storage.SearchStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -138,6 +139,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 		r.Get("/capabilities", a.handle(a.capabilities))
 		r.Delete("/devices/{deviceId}", a.handle(a.deleteDevice))
 		r.Post("/delete_devices", a.handle(a.deleteDevices))
+		r.Post("/search", a.handle(a.search))
 	})
 }
 

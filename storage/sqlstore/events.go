@@ -131,7 +131,10 @@ func (db *DB) MarkRedacted(ctx context.Context, eventID, redactionID string) err
 	if redactionID == "" {
 		return errors.New("storage: MarkRedacted needs the redaction's event ID")
 	}
-	return execOne(ctx, db.writer, db.q(`UPDATE events SET redacted_because = $2 WHERE event_id = $1`), eventID, redactionID)
+	if err := execOne(ctx, db.writer, db.q(`UPDATE events SET redacted_because = $2 WHERE event_id = $1`), eventID, redactionID); err != nil {
+		return err
+	}
+	return db.dropFromSearch(ctx, eventID)
 }
 
 // queryStrings runs a query on the reader that returns one string column
