@@ -131,7 +131,12 @@ func (db *DB) MarkRedacted(ctx context.Context, eventID, redactionID string) err
 	if redactionID == "" {
 		return errors.New("storage: MarkRedacted needs the redaction's event ID")
 	}
-	return execOne(ctx, db.writer, db.q(`UPDATE events SET redacted_because = $2 WHERE event_id = $1`), eventID, redactionID)
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := execOne(ctx, tx, db.q(`UPDATE events SET redacted_because = $2 WHERE event_id = $1`), eventID, redactionID); err != nil {
+			return err
+		}
+		return db.forgetRelation(ctx, tx, eventID) // a redaction strips m.relates_to
+	})
 }
 
 // queryStrings runs a query on the reader that returns one string column

@@ -210,6 +210,9 @@ func (p *persister) persist(ctx context.Context, batch []storage.NewEvent, updat
 		if positions[i], err = p.store(ctx, ev, actions[i]); err != nil {
 			return nil, err
 		}
+		if err := p.recordRelation(ctx, ev, positions[i]); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.insertOutliers(ctx, outliers); err != nil {
 		return nil, err
