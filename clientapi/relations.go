@@ -6,7 +6,9 @@ import (
 	"net/url"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/tidwall/gjson"
 	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
 )
 
@@ -279,4 +281,24 @@ func (a *API) shownThreadRoots(ctx context.Context, req threadsRequest, roots []
 		shown[ev.EventID] = visible
 	}
 	return shown, nil
+}
+
+// checkThreadRoot refuses a client's event that starts a thread from an
+// event that itself relates to another: threads cannot nest (spec,
+// "Validation of m.thread relationships", which asks for 400 M_UNKNOWN).
+// A root this server does not have, or has in another room, is left to
+// the aggregation rules, which ignore relations across rooms.
+func (a *API) checkThreadRoot(ctx context.Context, req roomserver.EventRequest) error {
+	rel := gjson.GetBytes(req.Content, `m\.relates_to`)
+	if rel.Get("rel_type").String() != storage.RelThread {
+		return nil
+	}
+	roots, err := a.Store.Events(ctx, []string{rel.Get("event_id").String()})
+	if err != nil || len(roots) == 0 || roots[0].RoomID != req.RoomID {
+		return err
+	}
+	if gjson.GetBytes(roots[0].JSON, `content.m\.relates_to`).Exists() {
+		return mxcore.Unknown("Cannot start a thread from an event that relates to another event")
+	}
+	return nil
 }

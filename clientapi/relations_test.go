@@ -361,3 +361,17 @@ func TestThreadsEndpoint(t *testing.T) {
 	e.do("GET", base+"?from=bogus", nil, e.aliceToken).want(t, http.StatusBadRequest, "M_INVALID_PARAM")
 	e.do("GET", relPath("!unknown:example.org", "/threads"), nil, e.aliceToken).want(t, http.StatusForbidden, "M_FORBIDDEN")
 }
+
+func TestThreadCannotStartFromARelation(t *testing.T) {
+	e := newRelEnv(t)
+	room := e.createRoom(e.alice)
+	root := e.message(room, e.alice, "root")
+	reply := e.threadReply(room, e.alice, root, "in the thread")
+	send := func(txn, parent string) testResponse {
+		body := map[string]any{"msgtype": "m.text", "body": "x", "m.relates_to": relatesTo("m.thread", parent)}
+		return e.do("PUT", "/_matrix/client/v3/rooms/"+url.PathEscape(room)+"/send/m.room.message/"+txn, body, e.aliceToken)
+	}
+	send("t1", reply).want(t, http.StatusBadRequest, "M_UNKNOWN")
+	send("t2", root).want(t, http.StatusOK, "")
+	send("t3", "$not-stored").want(t, http.StatusOK, "")
+}

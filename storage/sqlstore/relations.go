@@ -143,35 +143,44 @@ func (db *DB) Relations(ctx context.Context, q storage.RelationsQuery) ([]storag
 		args = append(args, q.EventType)
 		filter += ` AND x.type_nid = (SELECT type_nid FROM event_types WHERE type = $` + strconv.Itoa(len(args)) + `)`
 	}
-	depth := 1
-	if q.Recurse {
-		depth = storage.MaxRelationDepth
-	}
-	// The tree of children, filtered at every level: a child reached only
-	// through a filtered-out event is not returned (spec, "Relationships
-	// API"). The depth bound also ends loops, which old room versions'
-	// chosen event IDs could make.
-	tree := `WITH RECURSIVE tree (event_nid, event_id, lvl) AS (
-		SELECT x.event_nid, x.event_id, 1 FROM event_relations x
-		WHERE x.relates_to_id = $1 AND x.room_nid = $2` + filter + `
-		UNION
-		SELECT x.event_nid, x.event_id, tree.lvl + 1 FROM event_relations x JOIN tree ON x.relates_to_id = tree.event_id
-		WHERE tree.lvl < ` + strconv.Itoa(depth) + ` AND x.room_nid = $2 AND x.event_id <> $1` + filter + `) `
-	lo, hi, order := q.To, q.From, ` ORDER BY e.topo_depth DESC, e.stream_pos DESC`
+	lo, hi, order := q.To, q.From, ` ORDER BY x.topo_depth DESC, x.stream_pos DESC`
 	if !q.Backwards {
-		lo, hi, order = q.From, q.To, ` ORDER BY e.topo_depth, e.stream_pos`
+		lo, hi, order = q.From, q.To, ` ORDER BY x.topo_depth, x.stream_pos`
 	}
 	n := len(args)
 	args = append(args, hi.Depth, hi.Stream, lo.Depth, lo.Stream, q.Limit)
-	query := tree + qSelectEvents + ` WHERE e.event_nid IN (SELECT event_nid FROM tree)
-		AND (e.topo_depth, e.stream_pos) < ($` + strconv.Itoa(n+1) + `, $` + strconv.Itoa(n+2) + `)
-		AND (e.topo_depth, e.stream_pos) > ($` + strconv.Itoa(n+3) + `, $` + strconv.Itoa(n+4) + `)` + visible +
+	children := `x.relates_to_id = $1 AND x.room_nid = $2` + filter
+	if q.Recurse {
+		children = `x.event_nid IN (SELECT event_nid FROM tree)`
+	}
+	query := qSelectEvents + ` JOIN event_relations x ON x.event_nid = e.event_nid WHERE ` + children + `
+		AND (x.topo_depth, x.stream_pos) < ($` + strconv.Itoa(n+1) + `, $` + strconv.Itoa(n+2) + `)
+		AND (x.topo_depth, x.stream_pos) > ($` + strconv.Itoa(n+3) + `, $` + strconv.Itoa(n+4) + `)` +
 		order + ` LIMIT $` + strconv.Itoa(n+5)
+	if q.Recurse {
+		query = relationTree(filter) + query
+	}
 	events, err := db.queryEvents(ctx, db.reader, query, args...)
 	if events == nil && err == nil {
 		events = []storage.StoredEvent{}
 	}
 	return events, err
+}
+
+// relationTree is the recursive part of a Relations query with Recurse:
+// the children, their children and so on to MaxRelationDepth levels,
+// filtered at every level (a child reached only through a filtered-out
+// event is not returned: spec, "Relationships API"). The depth bound also
+// ends loops, which old room versions' chosen event IDs could make. A
+// direct query (no Recurse) walks the parent's index in order instead,
+// reading only the page.
+func relationTree(filter string) string {
+	return `WITH RECURSIVE tree (event_nid, event_id, lvl) AS (
+		SELECT x.event_nid, x.event_id, 1 FROM event_relations x
+		WHERE x.relates_to_id = $1 AND x.room_nid = $2` + filter + `
+		UNION
+		SELECT x.event_nid, x.event_id, tree.lvl + 1 FROM event_relations x JOIN tree ON x.relates_to_id = tree.event_id
+		WHERE tree.lvl < ` + strconv.Itoa(storage.MaxRelationDepth) + ` AND x.room_nid = $2 AND x.event_id <> $1` + filter + `) `
 }
 
 // ThreadRoots implements storage.RelationStore.
