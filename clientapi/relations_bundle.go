@@ -105,6 +105,9 @@ func (a *API) bundleAggregations(ctx context.Context, userID string, targets []b
 	if err != nil {
 		return err
 	}
+	if err := a.keepVisibleReferences(ctx, userID, sums); err != nil {
+		return err
+	}
 	for _, t := range targets {
 		if s, ok := sums[t.ev.EventID]; ok {
 			if b := buildBundle(t.ev, userID, s, children); b != nil {
@@ -216,4 +219,25 @@ func validReplacement(original, edit *ClientEvent) bool {
 	}
 	// Encrypted edits carry m.new_content inside the ciphertext.
 	return edit.Type == "m.room.encrypted" || gjson.GetBytes(edit.Content, `m\.new_content`).IsObject()
+}
+
+// keepVisibleReferences drops from the m.reference chunks the events the
+// user may not see, so a chunk does not reveal events of history hidden
+// from them. References are few (at most MaxBundledReferences a parent).
+func (a *API) keepVisibleReferences(ctx context.Context, userID string, sums map[string]storage.RelationSummary) error {
+	for parent, s := range sums {
+		kept := s.References[:0]
+		for _, id := range s.References {
+			visible, err := a.Rooms.VisibleToUser(ctx, id, userID)
+			if err != nil {
+				return err
+			}
+			if visible {
+				kept = append(kept, id)
+			}
+		}
+		s.References = kept
+		sums[parent] = s
+	}
+	return nil
 }

@@ -375,3 +375,34 @@ func TestThreadCannotStartFromARelation(t *testing.T) {
 	send("t2", root).want(t, http.StatusOK, "")
 	send("t3", "$not-stored").want(t, http.StatusOK, "")
 }
+
+// A reference sent while bob was away (history visibility "joined") is
+// hidden from him, so the root he may see does not list it.
+func TestReferencesHiddenByHistoryVisibility(t *testing.T) {
+	e := newRelEnv(t)
+	room := e.createRoom(e.alice, e.bob)
+	empty := ""
+	e.send(room, e.alice, "m.room.history_visibility", &empty, map[string]string{"history_visibility": "joined"})
+	e.membership(room, e.bob, "join")
+	root := e.message(room, e.alice, "root")
+	seen := e.send(room, e.alice, "m.room.message", nil, map[string]any{"body": "ref", "m.relates_to": relatesTo("m.reference", root)})
+	e.membership(room, e.bob, "leave")
+	hidden := e.send(room, e.alice, "m.room.message", nil, map[string]any{"body": "ref", "m.relates_to": relatesTo("m.reference", root)})
+	e.send(room, e.alice, "m.room.member", &e.bob, map[string]string{"membership": "invite"})
+	e.membership(room, e.bob, "join")
+
+	chunkOf := func(token string) []string {
+		refs, _ := e.relationsOf(token, room, root)["m.reference"].(map[string]any)
+		list, _ := refs["chunk"].([]any)
+		var ids []string
+		for _, item := range list {
+			ids = append(ids, item.(map[string]any)["event_id"].(string))
+		}
+		return ids
+	}
+	wantIDs(t, "alice's references", chunkOf(e.aliceToken), seen, hidden)
+	wantIDs(t, "bob's references", chunkOf(e.bobToken), seen)
+	// /relations leaves the hidden child out too.
+	rels := e.do("GET", relPath(room, "/relations/"+url.PathEscape(root)), nil, e.bobToken).want(t, http.StatusOK, "")
+	wantIDs(t, "bob's /relations", chunkIDs(t, rels), seen)
+}

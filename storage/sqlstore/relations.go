@@ -16,6 +16,12 @@ import (
 // written by PersistEvents, the event_threads summary kept beside them,
 // and the reads of /relations, /threads and the bundled aggregations.
 
+// maxRelationTree bounds the descendants a recursive Relations query
+// considers. Both engines evaluate a recursive WITH only as far as its
+// reader asks, so the bound stops the walk of a huge tree, at the cost of
+// leaving its far end out of the pages.
+const maxRelationTree = 10_000
+
 // maxRelationIDLength bounds the parent ID a relation may name; longer
 // ones are not event IDs (the spec caps identifiers at 255 bytes).
 const maxRelationIDLength = 255
@@ -151,7 +157,7 @@ func (db *DB) Relations(ctx context.Context, q storage.RelationsQuery) ([]storag
 	args = append(args, hi.Depth, hi.Stream, lo.Depth, lo.Stream, q.Limit)
 	children := `x.relates_to_id = $1 AND x.room_nid = $2` + filter
 	if q.Recurse {
-		children = `x.event_nid IN (SELECT event_nid FROM tree)`
+		children = `x.event_nid IN (SELECT event_nid FROM tree LIMIT ` + strconv.Itoa(maxRelationTree) + `)`
 	}
 	query := qSelectEvents + ` JOIN event_relations x ON x.event_nid = e.event_nid WHERE ` + children + `
 		AND (x.topo_depth, x.stream_pos) < ($` + strconv.Itoa(n+1) + `, $` + strconv.Itoa(n+2) + `)
