@@ -20,6 +20,7 @@ type Store interface {
 	storage.TokenStore
 	storage.AccountStore
 	storage.RoomStore
+	storage.RelationStore
 	storage.FilterStore
 	storage.AliasStore
 	storage.SearchStore
@@ -93,6 +94,7 @@ func (a *API) Mount(r chi.Router) {
 	r.With(a.limitByAddress(a.Limits.Register)).
 		Get("/_matrix/client/v1/register/m.login.registration_token/validity", a.handle(a.registrationTokenValidity))
 	r.Route("/_matrix/client/{apiVersion:v3|r0}", a.mountV3)
+	a.mountRelations(r) // /_matrix/client/v1 relations and threads (relations.go)
 }
 
 func (a *API) mountV3(r chi.Router) {

@@ -31,6 +31,8 @@ type UnsignedData struct {
 	Age             int64        `json:"age"`
 	TransactionID   string       `json:"transaction_id,omitempty"`
 	RedactedBecause *ClientEvent `json:"redacted_because,omitempty"`
+	// Relations is the bundled aggregation (relations_bundle.go).
+	Relations *relationsBundle `json:"m.relations,omitempty"`
 }
 
 // ClientEventOptions are what the stored PDU does not know by itself.

@@ -93,7 +93,7 @@ func (a *API) formatEvents(ctx context.Context, infos []roomserver.EventInfo) ([
 		opts.TransactionID, _ = a.TransactionIDFor(id, viewer.UserID, viewer.DeviceID)
 		out = append(out, NewClientEvent(info.Event, opts))
 	}
-	return out, nil
+	return out, a.bundleClientEvents(ctx, viewer.UserID, out)
 }
 
 // getState implements GET /rooms/{roomId}/state.

@@ -55,6 +55,9 @@ func (a *API) sendMessage(r *http.Request) (any, error) {
 		return nil, err
 	}
 	req := roomserver.EventRequest{RoomID: roomID, Sender: roomCaller(r).UserID, Type: roomPathParam(r, "eventType"), Content: content}
+	if err := a.checkThreadRoot(r.Context(), req); err != nil { // relations.go
+		return nil, err
+	}
 	return a.sendOnce(r, txnSend, req)
 }
 

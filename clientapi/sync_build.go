@@ -71,6 +71,7 @@ func (s *syncServer) build(ctx context.Context, req syncRequest, upTo syncToken)
 	if err := v.addStreams(ctx, resp, joined); err != nil {
 		return nil, nil, err
 	}
+	v.s.api.bundleSync(ctx, req.userID, resp) // unsigned.m.relations (relations_bundle.go)
 	// A long-poll follows the joined rooms; its user's own member events
 	// (invites, joins, leaves elsewhere) wake it whatever room they are in.
 	return resp, joined, nil

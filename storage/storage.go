@@ -130,6 +130,7 @@ type Database interface {
 	TokenStore
 	AccountStore
 	RoomStore
+	RelationStore
 	MediaStore
 	FilterStore
 	AliasStore

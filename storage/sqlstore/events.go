@@ -131,10 +131,17 @@ func (db *DB) MarkRedacted(ctx context.Context, eventID, redactionID string) err
 	if redactionID == "" {
 		return errors.New("storage: MarkRedacted needs the redaction's event ID")
 	}
-	if err := execOne(ctx, db.writer, db.q(`UPDATE events SET redacted_because = $2 WHERE event_id = $1`), eventID, redactionID); err != nil {
-		return err
-	}
-	return db.dropFromSearch(ctx, eventID)
+	// One transaction: the event's text leaves the search index and its
+	// relation stops counting together with the redaction itself.
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := execOne(ctx, tx, db.q(`UPDATE events SET redacted_because = $2 WHERE event_id = $1`), eventID, redactionID); err != nil {
+			return err
+		}
+		if err := db.dropFromSearch(ctx, tx, eventID); err != nil {
+			return err
+		}
+		return db.forgetRelation(ctx, tx, eventID) // a redaction strips m.relates_to
+	})
 }
 
 // queryStrings runs a query on the reader that returns one string column

@@ -213,6 +213,9 @@ func (p *persister) persist(ctx context.Context, batch []storage.NewEvent, updat
 		if err := p.indexForSearch(ctx, ev); err != nil {
 			return nil, err
 		}
+		if err := p.recordRelation(ctx, ev, positions[i]); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.insertOutliers(ctx, outliers); err != nil {
 		return nil, err

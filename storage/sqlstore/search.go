@@ -131,8 +131,8 @@ func (p *persister) indexForSearch(ctx context.Context, ev *storage.NewEvent) er
 // dropFromSearch takes a redacted event out of the search index. Searches
 // also skip events marked redacted, so the moment between the mark and
 // this delete shows nothing.
-func (db *DB) dropFromSearch(ctx context.Context, eventID string) error {
-	_, err := db.writer.ExecContext(ctx, db.q(db.searchSQL().remove), eventID)
+func (db *DB) dropFromSearch(ctx context.Context, ex execer, eventID string) error {
+	_, err := ex.ExecContext(ctx, db.q(db.searchSQL().remove), eventID)
 	return err
 }
 

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"PingAndClose", testPingAndClose},
 	}
 	tests = append(tests, roomTests...)
+	tests = append(tests, relationTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open) })
 	}

@@ -1,5 +1,5 @@
--- 0014: the full-text index of server-side search.
--- Keep this file parallel with storage/sqlite/migrations/0014_search.sql.
+-- 0008: the full-text index of server-side search.
+-- Keep this file parallel with storage/sqlite/migrations/0008_search.sql.
 --
 -- One row per indexed event: its text as a tsvector of the 'english'
 -- configuration (stemmed, stop words dropped), under a GIN index for @@.

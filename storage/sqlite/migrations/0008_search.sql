@@ -1,5 +1,5 @@
--- 0014: the full-text index of server-side search.
--- Keep this file parallel with storage/postgres/migrations/0014_search.sql.
+-- 0008: the full-text index of server-side search.
+-- Keep this file parallel with storage/postgres/migrations/0008_search.sql.
 --
 -- One document per indexed event, its rowid the event's event_nid; the
 -- text itself stays in events.json (contentless table), and rows can still
