@@ -29,6 +29,8 @@ import (
 type fedPair struct {
 	t        testing.TB
 	remoteKS *KeyServer
+	usKS     *KeyServer
+	auth     *Authenticator
 	remote   *roomserver.RoomServer
 	created  *eventLog // every event remote.test stored, in order
 	usDB     storage.Database
@@ -84,6 +86,7 @@ func newFedPair(t testing.TB) *fedPair {
 	remote.AddListener(p.created)
 
 	usKS := testKeyServer(t, "us.test", time.Now)
+	p.usKS = usKS
 	p.usDB = openTestDB(t, "us.db")
 	if p.us, err = roomserver.New(p.usDB, roomserver.Config{ServerName: "us.test", KeyID: usKS.KeyID, PrivateKey: usKS.Private}); err != nil {
 		t.Fatal(err)
@@ -97,7 +100,8 @@ func newFedPair(t testing.TB) *fedPair {
 		t.Fatal(err)
 	}
 	r := chi.NewRouter()
-	p.inbound.Mount(r, &Authenticator{ServerName: "us.test", Keys: keyring})
+	p.auth = &Authenticator{ServerName: "us.test", Keys: keyring}
+	p.inbound.Mount(r, p.auth)
 	p.router = r
 
 	res, err := remote.CreateRoom(ctx, roomserver.CreateRoomOptions{Creator: "@alice:remote.test", Preset: "public_chat"})

@@ -1,16 +1,21 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/tidwall/gjson"
+
+	"github.com/warbler-im/warbler/internal/mxhttp"
 
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/roomserver"
@@ -31,8 +36,13 @@ func results(t *testing.T, rec interface{ Result() *http.Response }, body string
 
 func TestInboundSendStoresVerifiedPDUs(t *testing.T) {
 	p := newFedPair(t)
+	var seen []string
+	p.auth.Seen = func(origin string) { seen = append(seen, origin) }
 	msgs := p.say(3)
 	rec := p.send("t1", txn(wire(t, msgs...)))
+	if len(seen) != 1 || seen[0] != "remote.test" {
+		t.Errorf("Authenticator.Seen heard %v, want remote.test once", seen)
+	}
 	got := results(t, rec, rec.Body.String())
 	for _, ev := range msgs {
 		r, ok := got[ev.EventID()]
@@ -277,5 +287,46 @@ func TestInboundSendEDUs(t *testing.T) {
 	results(t, rec, rec.Body.String())
 	if len(seen) != 1 || seen[0] != "remote.test @alice:remote.test" {
 		t.Errorf("typing handler saw %v", seen)
+	}
+}
+
+// TestMountOwnLimits: mounted as serve mounts it, /send takes bodies over
+// the generic limit while the other federation routes keep that limit and
+// still answer unknown paths after authentication.
+func TestMountOwnLimits(t *testing.T) {
+	p := newFedPair(t)
+	rt := &Routes{Keys: p.usKS, Auth: p.auth, Inbound: p.inbound}
+	r := chi.NewRouter()
+	rt.MountOwnLimits(r)
+	r.Group(func(r chi.Router) {
+		r.Use(mxhttp.LimitBody(1 << 20))
+		rt.Mount(r)
+	})
+	p.router = r
+	pad := strings.Repeat("x", 60_000)
+	var pdus []json.RawMessage
+	for range 30 { // 1.8 MB
+		pdus = append(pdus, json.RawMessage(`{"room_id":"!nowhere:remote.test","event_id":"$big:remote.test","pad":"`+pad+`"}`))
+	}
+	if rec := p.send("mounted", txn(pdus)); rec.Code != http.StatusOK {
+		t.Errorf("/send of 1.8 MB answered %d %.200s", rec.Code, rec.Body)
+	}
+	content, _ := json.Marshal(txn(pdus))
+	uri := "/_matrix/federation/v1/unknown"
+	auth, _ := SignRequest(http.MethodPut, uri, "remote.test", "us.test", content, p.remoteKS.KeyID, p.remoteKS.Private)
+	req := httptest.NewRequest(http.MethodPut, uri, bytes.NewReader(content))
+	req.Header.Set("Authorization", auth.String())
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("another route with 1.8 MB answered %d, want 413", rec.Code)
+	}
+	auth, _ = SignRequest(http.MethodGet, uri, "remote.test", "us.test", nil, p.remoteKS.KeyID, p.remoteKS.Private)
+	req = httptest.NewRequest(http.MethodGet, uri, nil)
+	req.Header.Set("Authorization", auth.String())
+	rec = httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("unknown route answered %d, want 404", rec.Code)
 	}
 }
