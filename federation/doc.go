@@ -16,8 +16,15 @@
 //     .well-known, SRV, port 8448) and the Client, which connects only to
 //     permitted addresses (internal/netguard) over verified TLS.
 //
-// Inbound transactions, joins, backfill and the outbound queues come next.
-// They must not write room events themselves (everything goes through the
+//   - Transactions: the outbound Sender (sender*.go), one persistent queue
+//     per destination, drained into PUT /send/{txnId} transactions of at
+//     most 50 PDUs and 100 EDUs with exponential backoff, asking the policy
+//     before anything leaves; and inbound /send (send_*.go), which checks
+//     each PDU, fills gaps from the origin (/get_missing_events,
+//     /state_ids, /event), hands the PDUs to the persist pipeline and the
+//     EDUs to the handlers features register (Inbound.HandleEDU).
+//
+// Joins and backfill come next. Nothing here writes room events itself (everything goes through the
 // roomserver's persist pipeline) and must not serve room data, media,
 // profiles or device keys to another server without asking the residency
 // policy. Server signing keys are public and need no such decision.

@@ -101,7 +101,7 @@ func (g *gapFiller) fetchMissingPrevs(ctx context.Context, pdu *mxcore.PDU) erro
 	if len(got) == 0 {
 		return nil
 	}
-	gaps := g.in.persist(ctx, g.roomID, sortedByDepth(got), roomserver.KindLive, nil)
+	gaps, err := g.in.persist(ctx, g.roomID, sortedByDepth(got), roomserver.KindLive, nil)
 	// The oldest events fetched may still lack their prev events' state
 	// or auth events (and the newer ones lack those): fill what none of
 	// them provides, and store them again.
@@ -116,9 +116,11 @@ func (g *gapFiller) fetchMissingPrevs(ctx context.Context, pdu *mxcore.PDU) erro
 				return err
 			}
 		}
-		gaps = g.in.persist(ctx, g.roomID, retry, roomserver.KindLive, nil)
+		if gaps, err = g.in.persist(ctx, g.roomID, retry, roomserver.KindLive, nil); err != nil {
+			return err
+		}
 	}
-	return nil
+	return err
 }
 
 // fillOne fills, for a fetched event, what the other pending events do
@@ -228,9 +230,9 @@ func (g *gapFiller) storeOutliers(ctx context.Context, ids []string) error {
 		return err
 	}
 	if len(got) > 0 {
-		g.in.persist(ctx, g.roomID, sortedByDepth(got), roomserver.KindOutlier, nil)
+		_, err = g.in.persist(ctx, g.roomID, sortedByDepth(got), roomserver.KindOutlier, nil)
 	}
-	return nil
+	return err
 }
 
 // fetchEvents gets events with /event, a few at a time; each must be the

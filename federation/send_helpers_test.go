@@ -195,6 +195,21 @@ func (p *fedPair) send(txnID string, body any, sign ...func(*signing)) *httptest
 	return rec
 }
 
+// sendUnsigned PUTs body to uri without a valid signature, for requests
+// that must be refused before the signature is looked at.
+func (p *fedPair) sendUnsigned(uri string, body any) *httptest.ResponseRecorder {
+	p.t.Helper()
+	content, err := json.Marshal(body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPut, uri, bytes.NewReader(content))
+	req.Header.Set("Authorization", `X-Matrix origin="remote.test",destination="us.test",key="ed25519:k1",sig="AAAA"`)
+	rec := httptest.NewRecorder()
+	p.router.ServeHTTP(rec, req)
+	return rec
+}
+
 type signing struct {
 	origin, keyID string
 	priv          []byte

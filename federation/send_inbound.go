@@ -159,7 +159,12 @@ func (in *Inbound) ServeSend(r *http.Request) (any, error) {
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
-	resp := in.process(ctx, origin, txn)
+	resp, err := in.process(ctx, origin, txn)
+	if err != nil || ctx.Err() != nil {
+		// Not remembered: the origin retries and gets it processed.
+		in.log.Error("federation: transaction not processed", "origin", origin, "txn_id", txnID, "err", errors.Join(err, ctx.Err()))
+		return nil, mxcore.Internal()
+	}
 	body, err := json.Marshal(resp)
 	if err != nil {
 		return nil, err
@@ -203,11 +208,13 @@ type pduResult struct {
 }
 
 // process handles the PDUs, then the EDUs, of a transaction.
-func (in *Inbound) process(ctx context.Context, origin string, txn incomingTxn) txnResponse {
+func (in *Inbound) process(ctx context.Context, origin string, txn incomingTxn) (txnResponse, error) {
 	resp := txnResponse{PDUs: make(map[string]pduResult, len(txn.PDUs))}
-	in.processPDUs(ctx, origin, txn.PDUs, resp.PDUs)
+	if err := in.processPDUs(ctx, origin, txn.PDUs, resp.PDUs); err != nil {
+		return resp, err
+	}
 	in.processEDUs(ctx, origin, txn.EDUs)
-	return resp
+	return resp, nil
 }
 
 // processEDUs hands each EDU to the handler of its type.

@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -149,7 +148,7 @@ func TestInboundSendRequestBodyLimit(t *testing.T) {
 	for range 100 {
 		pdus = append(pdus, pdus[0])
 	}
-	rec = p.send("too-big", txn(pdus))
+	rec = p.sendUnsigned("/_matrix/federation/v1/send/too-big", txn(pdus))
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("an 8.4 MB transaction answered %d, want 413", rec.Code)
 	}
@@ -311,22 +310,46 @@ func TestMountOwnLimits(t *testing.T) {
 	if rec := p.send("mounted", txn(pdus)); rec.Code != http.StatusOK {
 		t.Errorf("/send of 1.8 MB answered %d %.200s", rec.Code, rec.Body)
 	}
-	content, _ := json.Marshal(txn(pdus))
 	uri := "/_matrix/federation/v1/unknown"
-	auth, _ := SignRequest(http.MethodPut, uri, "remote.test", "us.test", content, p.remoteKS.KeyID, p.remoteKS.Private)
-	req := httptest.NewRequest(http.MethodPut, uri, bytes.NewReader(content))
+	if rec := p.sendUnsigned(uri, txn(pdus)); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("another route with 1.8 MB answered %d, want 413", rec.Code)
+	}
+	auth, _ := SignRequest(http.MethodGet, uri, "remote.test", "us.test", nil, p.remoteKS.KeyID, p.remoteKS.Private)
+	req := httptest.NewRequest(http.MethodGet, uri, nil)
 	req.Header.Set("Authorization", auth.String())
 	rec := httptest.NewRecorder()
 	r.ServeHTTP(rec, req)
-	if rec.Code != http.StatusRequestEntityTooLarge {
-		t.Errorf("another route with 1.8 MB answered %d, want 413", rec.Code)
-	}
-	auth, _ = SignRequest(http.MethodGet, uri, "remote.test", "us.test", nil, p.remoteKS.KeyID, p.remoteKS.Private)
-	req = httptest.NewRequest(http.MethodGet, uri, nil)
-	req.Header.Set("Authorization", auth.String())
-	rec = httptest.NewRecorder()
-	r.ServeHTTP(rec, req)
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("unknown route answered %d, want 404", rec.Code)
+	}
+}
+
+// flakyRooms fails Persist while failing is set, as a database outage would.
+type flakyRooms struct {
+	InboundRooms
+	failing bool
+}
+
+func (f *flakyRooms) Persist(ctx context.Context, roomID string, inputs []roomserver.InputEvent) ([]roomserver.InputResult, error) {
+	if f.failing {
+		return nil, errors.New("database is down")
+	}
+	return f.InboundRooms.Persist(ctx, roomID, inputs)
+}
+
+// TestInboundSendInternalErrorIsNotRemembered: a transaction this server
+// failed to store is answered 500 and processed when the origin retries.
+func TestInboundSendInternalErrorIsNotRemembered(t *testing.T) {
+	p := newFedPair(t)
+	flaky := &flakyRooms{InboundRooms: p.us, failing: true}
+	p.inbound.cfg.Rooms = flaky
+	msgs := p.say(1)
+	if rec := p.send("retry-me", txn(wire(t, msgs...))); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("answered %d %s during the outage, want 500", rec.Code, rec.Body)
+	}
+	flaky.failing = false
+	rec := p.send("retry-me", txn(wire(t, msgs...)))
+	if r := results(t, rec, rec.Body.String())[msgs[0].EventID()]; r.Error != "" || p.stored(msgs[0].EventID()) == nil {
+		t.Errorf("retry: result %+v, stored %v", r, p.stored(msgs[0].EventID()) != nil)
 	}
 }

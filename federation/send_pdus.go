@@ -20,13 +20,22 @@ import (
 // checks 3 to 6. A PDU whose prev or auth events are unknown gets them
 // fetched from the origin (send_gaps.go) and is tried once more.
 
+// errInternal marks a failure of this server (storage), not of the PDU:
+// the transaction is answered with an error, not remembered, so that the
+// origin retries it.
+var errInternal = errors.New("internal error")
+
 // processPDUs checks the PDUs and persists them, one batch per room in the
-// order they came, recording a result for each into results.
-func (in *Inbound) processPDUs(ctx context.Context, origin string, raws []json.RawMessage, results map[string]pduResult) {
+// order they came, recording a result for each into results. An error
+// (errInternal) means the transaction could not be processed.
+func (in *Inbound) processPDUs(ctx context.Context, origin string, raws []json.RawMessage, results map[string]pduResult) error {
 	byRoom := map[string][]*mxcore.PDU{}
 	var rooms []string
 	for _, raw := range raws {
 		pdu, id, err := in.checkPDU(ctx, raw)
+		if errors.Is(err, errInternal) {
+			return err
+		}
 		if id == "" {
 			in.log.Info("federation: dropped a PDU without a usable event ID", "origin", origin, "err", err)
 			continue
@@ -45,8 +54,11 @@ func (in *Inbound) processPDUs(ctx context.Context, origin string, raws []json.R
 		byRoom[pdu.RoomID()] = append(byRoom[pdu.RoomID()], pdu)
 	}
 	for _, roomID := range rooms {
-		in.persistRoom(ctx, origin, roomID, byRoom[roomID], results)
+		if err := in.persistRoom(ctx, origin, roomID, byRoom[roomID], results); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // checkPDU applies checks 1 (format and size for the room's version) and 2
@@ -62,8 +74,7 @@ func (in *Inbound) checkPDU(ctx context.Context, raw []byte) (*mxcore.PDU, strin
 		return nil, guessEventID(raw), errors.New("this server is not in room " + roomID.Str)
 	}
 	if err != nil {
-		in.log.Error("federation: reading a room's version", "room", roomID.Str, "err", err)
-		return nil, guessEventID(raw), errors.New("internal error reading the room")
+		return nil, "", fmt.Errorf("%w: reading the version of %s: %w", errInternal, roomID.Str, err)
 	}
 	pdu, err := mxcore.NewPDU(raw, ver)
 	if err != nil {
@@ -132,8 +143,11 @@ func guessEventID(raw []byte) string {
 // missing prev or auth events get them fetched and are tried again. A PDU
 // may lack both (unknown auth events first, then its prev events' state),
 // hence a few passes.
-func (in *Inbound) persistRoom(ctx context.Context, origin, roomID string, pdus []*mxcore.PDU, results map[string]pduResult) {
-	gaps := in.persist(ctx, roomID, pdus, roomserver.KindLive, results)
+func (in *Inbound) persistRoom(ctx context.Context, origin, roomID string, pdus []*mxcore.PDU, results map[string]pduResult) error {
+	gaps, err := in.persist(ctx, roomID, pdus, roomserver.KindLive, results)
+	if err != nil {
+		return err
+	}
 	filler := newGapFiller(in, origin, roomID)
 	for pass := 0; pass < maxGapPasses && len(gaps) > 0; pass++ {
 		retry := make([]*mxcore.PDU, len(gaps))
@@ -146,11 +160,14 @@ func (in *Inbound) persistRoom(ctx context.Context, origin, roomID string, pdus 
 				in.log.Info("federation: could not fill a gap", "origin", origin, "room", roomID, "event_id", g.pdu.EventID(), "err", err)
 			}
 		}
-		gaps = in.persist(ctx, roomID, retry, roomserver.KindLive, results)
+		if gaps, err = in.persist(ctx, roomID, retry, roomserver.KindLive, results); err != nil {
+			return err
+		}
 	}
 	for _, g := range gaps {
 		results[g.pdu.EventID()] = pduResult{Error: g.missing.Error()}
 	}
+	return nil
 }
 
 // gap is a PDU the pipeline could not place: events it needs are unknown.
@@ -160,19 +177,16 @@ type gap struct {
 }
 
 // persist stores verified remote events of one room as kind, records their
-// results, and returns those that miss prev or auth events.
-func (in *Inbound) persist(ctx context.Context, roomID string, pdus []*mxcore.PDU, kind roomserver.EventKind, results map[string]pduResult) []gap {
+// results (when results is not nil), and returns those that miss prev or
+// auth events. An error is storage's (errInternal).
+func (in *Inbound) persist(ctx context.Context, roomID string, pdus []*mxcore.PDU, kind roomserver.EventKind, results map[string]pduResult) ([]gap, error) {
 	inputs := make([]roomserver.InputEvent, len(pdus))
 	for i, p := range pdus {
 		inputs[i] = roomserver.InputEvent{PDU: p, Origin: roomserver.OriginRemote, SignaturesVerified: true, Kind: kind}
 	}
 	out, err := in.cfg.Rooms.Persist(ctx, roomID, inputs)
 	if err != nil {
-		in.log.Error("federation: persisting received events", "room", roomID, "err", err)
-		for _, p := range pdus {
-			setResult(results, p.EventID(), pduResult{Error: "internal error storing the event"})
-		}
-		return nil
+		return nil, fmt.Errorf("%w: persisting events of %s: %w", errInternal, roomID, err)
 	}
 	var gaps []gap
 	for i, res := range out {
@@ -183,7 +197,7 @@ func (in *Inbound) persist(ctx context.Context, roomID string, pdus []*mxcore.PD
 		}
 		setResult(results, pdus[i].EventID(), resultOf(res))
 	}
-	return gaps
+	return gaps, nil
 }
 
 func setResult(results map[string]pduResult, id string, r pduResult) {
