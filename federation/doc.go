@@ -24,8 +24,8 @@
 //     /state_ids, /event), hands the PDUs to the persist pipeline and the
 //     EDUs to the handlers features register (Inbound.HandleEDU).
 //
-// Joins and backfill come next. Nothing here writes room events itself (everything goes through the
-// roomserver's persist pipeline) and must not serve room data, media,
-// profiles or device keys to another server without asking the residency
-// policy. Server signing keys are public and need no such decision.
+// Joins and backfill come next. Nothing here may write room events itself
+// (everything goes through the roomserver's persist pipeline) or serve
+// room data, media, profiles or device keys to another server, or send it
+// any, without asking the residency policy. Server signing keys are public and need no such decision.
 package federation
