@@ -6,11 +6,13 @@
 //     the X-Matrix Authorization header and the Authenticator middleware
 //     that verifies every incoming request under /_matrix/federation/ and
 //     puts the verified origin in the request context (Origin).
+//
 //   - Server keys (keys.go, keyring*.go, notary.go): publishing our own at
 //     /_matrix/key/v2/server; the Keyring, which fetches other servers'
 //     keys directly or through notaries, caches them in memory and storage
 //     and applies their validity rules (VerifyKeyAt, VerifyJSONFrom,
 //     VerifyEventFrom); and the notary endpoints /_matrix/key/v2/query.
+//
 //   - Discovery and transport (discovery*.go, client*.go): resolving a
 //     server name as the spec prescribes (IP literal, explicit port,
 //     .well-known, SRV, port 8448) and the Client, which connects only to
