@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -201,28 +202,52 @@ func (s *Sender) runIntake() {
 		batch := s.intake
 		s.intake = nil
 		s.intakeMu.Unlock()
-		for _, ev := range batch {
-			s.queueEvent(ev.Event)
-		}
+		s.queueEvents(batch)
 	}
 }
 
-// queueEvent queues ev for every server joined to its room (after it),
-// and, for a kick or ban, the target's server, which the event removed.
-func (s *Sender) queueEvent(ev *mxcore.PDU) {
-	servers, err := s.cfg.Rooms.JoinedServers(s.ctx, ev.RoomID())
-	if err != nil {
-		s.log.Error("federation sender: joined servers", "room", ev.RoomID(), "event_id", ev.EventID(), "err", err)
-		return
-	}
-	if ev.Type() == "m.room.member" && ev.StateKey() != nil {
-		switch gjson.GetBytes(ev.Content(), "membership").Str {
-		case "leave", "ban":
-			servers = append(servers, senderServer(*ev.StateKey()))
+// queueEvents queues each event for every server joined to its room
+// (after it) and, for a kick or ban, the target's server, which the event
+// removed. Everything the intake took at once is stored in one write; if
+// that fails it is retried, so no event is lost while the process runs.
+func (s *Sender) queueEvents(batch []roomserver.PersistedEvent) {
+	joined := map[string][]string{}
+	now := s.cfg.Now().UnixMilli()
+	var items []storage.FederationQueueItem
+	var dests []string
+	for _, pe := range batch {
+		ev := pe.Event
+		servers, ok := joined[ev.RoomID()]
+		if !ok {
+			var err error
+			if servers, err = s.cfg.Rooms.JoinedServers(s.ctx, ev.RoomID()); err != nil {
+				s.log.Error("federation sender: joined servers; event not sent", "room", ev.RoomID(), "event_id", ev.EventID(), "err", err)
+				continue
+			}
+			joined[ev.RoomID()] = servers
+		}
+		if ev.Type() == "m.room.member" && ev.StateKey() != nil {
+			switch gjson.GetBytes(ev.Content(), "membership").Str {
+			case "leave", "ban":
+				servers = append(slices.Clip(servers), senderServer(*ev.StateKey()))
+			}
+		}
+		for _, d := range s.otherServers(servers) {
+			items = append(items, storage.FederationQueueItem{Destination: d, EventID: ev.EventID(), RoomID: ev.RoomID(), QueuedTS: now})
+			dests = append(dests, d)
 		}
 	}
-	if err := s.SendPDUs(s.ctx, ev.RoomID(), []string{ev.EventID()}, servers); err != nil {
-		s.log.Error("federation sender: queueing event", "room", ev.RoomID(), "event_id", ev.EventID(), "err", err)
+	for {
+		err := s.enqueue(s.ctx, items, s.otherServers(dests))
+		if err == nil {
+			return
+		}
+		s.log.Error("federation sender: queueing events; retrying", "events", len(batch), "err", err)
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
 }
 
