@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/tidwall/gjson"
@@ -351,5 +352,37 @@ func TestInboundSendInternalErrorIsNotRemembered(t *testing.T) {
 	rec := p.send("retry-me", txn(wire(t, msgs...)))
 	if r := results(t, rec, rec.Body.String())[msgs[0].EventID()]; r.Error != "" || p.stored(msgs[0].EventID()) == nil {
 		t.Errorf("retry: result %+v, stored %v", r, p.stored(msgs[0].EventID()) != nil)
+	}
+}
+
+// TestInboundSendRefusesKeysExpiredAtTheEvent: an event signed with a key
+// whose validity ends before the event's origin_server_ts is dropped.
+func TestInboundSendRefusesKeysExpiredAtTheEvent(t *testing.T) {
+	p := newFedPair(t)
+	ver, _ := p.us.RoomVersion(t.Context(), p.roomID)
+	if !ver.EnforceKeyValidity {
+		t.Fatalf("room version %s does not enforce key validity", ver.ID)
+	}
+	raw := wire(t, p.say(1)...)[0]
+	var obj map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &obj)
+	delete(obj, "signatures")
+	delete(obj, "hashes")
+	// The key is valid for a day from now (testKeyServer).
+	obj["origin_server_ts"], _ = json.Marshal(time.Now().Add(48 * time.Hour).UnixMilli())
+	unsigned, _ := json.Marshal(obj)
+	hashed, err := mxcore.AddContentHash(unsigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future, err := mxcore.SignEvent(hashed, "remote.test", p.remoteKS.KeyID, p.remoteKS.Private, ver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := mxcore.EventIDFor(future, ver)
+	rec := p.send("future", txn([]json.RawMessage{future}))
+	r := results(t, rec, rec.Body.String())[id]
+	if !strings.Contains(r.Error, "signature") || p.stored(id) != nil {
+		t.Errorf("event after its key's validity: result %+v, stored %v", r, p.stored(id) != nil)
 	}
 }
