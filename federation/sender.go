@@ -300,6 +300,16 @@ func (s *Sender) SendEDU(ctx context.Context, destinations []string, eduType str
 	return s.enqueue(ctx, items, dests)
 }
 
+// SendRoomEDU is SendEDU to every other server joined to roomID, for EDUs
+// about a room (typing, receipts).
+func (s *Sender) SendRoomEDU(ctx context.Context, roomID, eduType string, content any) error {
+	servers, err := s.cfg.Rooms.JoinedServers(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	return s.SendEDU(ctx, servers, eduType, content, roomID)
+}
+
 func (s *Sender) enqueue(ctx context.Context, items []storage.FederationQueueItem, dests []string) error {
 	if len(items) == 0 {
 		return nil

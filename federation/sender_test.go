@@ -366,7 +366,8 @@ func TestSenderAsksThePolicy(t *testing.T) {
 
 // TestSenderListener: of the events the room server reports, only live,
 // accepted ones created here are queued, for every joined server but
-// this one (and for a kick, the kicked user's server too).
+// this one (and for a kick, the kicked user's server too); a room's EDU
+// goes to its joined servers.
 func TestSenderListener(t *testing.T) {
 	db := openSenderDB(t, filepath.Join(t.TempDir(), "s.db"))
 	defer db.Close()
@@ -395,6 +396,9 @@ func TestSenderListener(t *testing.T) {
 		{Event: kick, Origin: roomserver.OriginLocal, Kind: roomserver.KindLive},
 	}
 	s.OnNewEvents("!room:us.test", events)
+	if err := s.SendRoomEDU(t.Context(), "!room:us.test", "m.receipt", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
 	// Started by hand, without the queues of earlier runs; the
 	// destinations do not resolve, so the queue keeps what the intake put
 	// there.
@@ -406,13 +410,14 @@ func TestSenderListener(t *testing.T) {
 		items, _ := db.PendingFederation(t.Context(), dest, 50, 100)
 		var ids []string
 		for _, it := range items {
-			ids = append(ids, it.EventID)
+			ids = append(ids, it.EventID+it.EDUType)
 		}
 		return ids
 	}
-	waitFor(t, "the intake", func() bool { return len(queued("a.test")) == 2 && len(queued("gone.test")) == 1 })
+	waitFor(t, "the intake", func() bool { return len(queued("a.test")) == 3 && len(queued("gone.test")) == 1 })
 	for dest, want := range map[string][]string{
-		"a.test": {live.Event.EventID(), kick.EventID()}, "b.test": {live.Event.EventID(), kick.EventID()},
+		"a.test":    {"m.receipt", live.Event.EventID(), kick.EventID()},
+		"b.test":    {"m.receipt", live.Event.EventID(), kick.EventID()},
 		"gone.test": {kick.EventID()}, "us.test": nil,
 	} {
 		if got := queued(dest); !slices.Equal(got, want) {
