@@ -156,7 +156,7 @@ func (s *Sender) Wake(origin string) {
 	s.mu.Lock()
 	d := s.dests[origin]
 	s.mu.Unlock()
-	if d != nil {
+	if d != nil && d.backingOff() {
 		d.reset()
 	}
 }

@@ -42,6 +42,14 @@ func newDestination(name string) *destination {
 	return &destination{name: name, more: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 }
 
+// backingOff tells whether the last attempt failed. Only then does a
+// sign of life matter: a destination taking transactions needs no wake.
+func (d *destination) backingOff() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fails > 0
+}
+
 func (d *destination) poke()  { signal(d.more) }
 func (d *destination) reset() { signal(d.wake) }
 

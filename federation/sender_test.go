@@ -302,7 +302,7 @@ func TestSenderWakeEndsBackoff(t *testing.T) {
 	db := openSenderDB(t, filepath.Join(t.TempDir(), "s.db"))
 	defer db.Close()
 	rooms := newFakeRooms()
-	s := newTestSender(t, n, db, rooms, func(c *SenderConfig) { c.Backoff = BackoffDelay })
+	s := newTestSender(t, n, db, rooms, func(c *SenderConfig) { c.Backoff = func(int) time.Duration { return time.Hour } })
 	if err := s.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,12 @@ func TestSenderWakeEndsBackoff(t *testing.T) {
 	if err := s.SendPDUs(t.Context(), ev.RoomID(), []string{ev.EventID()}, []string{"dest.test"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a failed attempt", func() bool { sink.mu.Lock(); defer sink.mu.Unlock(); return sink.attempts >= 1 })
+	waitFor(t, "a failed attempt", func() bool {
+		s.mu.Lock()
+		d := s.dests["dest.test"]
+		s.mu.Unlock()
+		return d != nil && d.backingOff()
+	})
 	sink.setFailing(false)
 	s.Wake("elsewhere.test") // another server's sign of life changes nothing
 	s.Wake("dest.test")
