@@ -125,7 +125,7 @@ func (d *fakeDNS) count(query string) int {
 // documentation addresses (public as far as the guard can tell), and
 // dialling "ip:port" reaches the local test server exposed there.
 type fakeNet struct {
-	t      *testing.T
+	t      testing.TB
 	ca     *testCA
 	dns    *fakeDNS
 	clock  *fakeClock
@@ -133,7 +133,7 @@ type fakeNet struct {
 	routes map[string]string // "ip:port" → real listener address
 }
 
-func newFakeNet(t *testing.T) *fakeNet {
+func newFakeNet(t testing.TB) *fakeNet {
 	return &fakeNet{t: t, ca: newTestCA(t), dns: newFakeDNS(), clock: newFakeClock(), routes: map[string]string{}}
 }
 
@@ -182,7 +182,7 @@ func (n *fakeNet) dial(ctx context.Context, network, addr string) (net.Conn, err
 }
 
 // client is a federation client of "us.test" in this network.
-func (n *fakeNet) client(t *testing.T, change ...func(*ClientConfig)) *Client {
+func (n *fakeNet) client(t testing.TB, change ...func(*ClientConfig)) *Client {
 	t.Helper()
 	cfg := ClientConfig{
 		ServerName: "us.test", KeyID: exampleKeyID, PrivateKey: specKey(t),

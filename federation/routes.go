@@ -19,6 +19,9 @@ type Routes struct {
 	Auth *Authenticator
 	// WellKnownServer is the delegated "m.server" value; empty answers 404.
 	WellKnownServer string
+	// Inbound receives transactions (/send); nil leaves it out. It is
+	// mounted by MountOwnLimits, outside the generic body limit.
+	Inbound *Inbound
 }
 
 // Mount registers the federation and key endpoints on r.

@@ -31,6 +31,9 @@ type Authenticator struct {
 	// (a blocklist, the residency policy); their authenticated requests
 	// get 403 M_FORBIDDEN, as the spec answers servers an ACL denies.
 	DenyOrigin func(ctx context.Context, origin string) bool
+	// Seen, if set, hears of every origin whose request verified: the
+	// outbound sender takes it as a sign the server is up again.
+	Seen func(origin string)
 }
 
 type originKey struct{}
@@ -56,6 +59,9 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		if err != nil {
 			mxhttp.WriteError(w, r, err)
 			return
+		}
+		if a.Seen != nil {
+			a.Seen(origin)
 		}
 		r = r.WithContext(WithOrigin(r.Context(), origin))
 		r.Body = io.NopCloser(bytes.NewReader(body))

@@ -135,6 +135,7 @@ type Database interface {
 	FilterStore
 	AliasStore
 	SearchStore
+	FederationQueueStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

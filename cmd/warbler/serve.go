@@ -25,6 +25,7 @@ import (
 	"github.com/warbler-im/warbler/internal/ratelimit"
 	"github.com/warbler-im/warbler/internal/signingkey"
 	"github.com/warbler-im/warbler/media"
+	"github.com/warbler-im/warbler/policy"
 	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
 )
@@ -98,6 +99,11 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	sender, _, err := fed.StartTransactions(ctx, federation.TransactionsConfig{ServerName: cfg.ServerName, Store: db, Rooms: rooms, Policy: policy.AllowAll{}})
+	if err != nil {
+		return err
+	}
+	defer sender.Stop()
 	handler := newRouter(cfg, db, api, mediaAPI, fed.Routes, reg)
 	servers, err := startListeners(cfg, handler, reg)
 	if err != nil {
@@ -133,6 +139,7 @@ func newRouter(cfg config.Config, db storage.Database, api *clientapi.API, media
 	// Media routes set their own body limits: uploads may be far larger
 	// than http.max_request_bytes, which bounds everything else.
 	mediaAPI.Mount(r)
+	fed.MountOwnLimits(r) // inbound transactions: up to federation.MaxTransactionBytes
 	r.Group(func(r chi.Router) {
 		r.Use(mxhttp.LimitBody(cfg.HTTP.MaxRequestBytes))
 		mountBounded(r, cfg, db, api, fed, reg)

@@ -1,0 +1,379 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/policy"
+	"github.com/warbler-im/warbler/roomserver"
+	"github.com/warbler-im/warbler/storage"
+)
+
+// The outbound sender: one queue per destination server, kept in storage
+// (storage.FederationQueueStore), drained by one goroutine per destination
+// into PUT /_matrix/federation/v1/send/{txnId} transactions of at most 50
+// PDUs and 100 EDUs.
+//
+// Why a queue of rows rather than a "sent up to stream position" cursor per
+// destination: which servers an event goes to is decided when it is sent
+// (the room's joined servers then), and a destination may leave and rejoin
+// rooms while it is down; replaying a cursor would have to recompute past
+// room memberships for every event since. A row per (destination, event)
+// records the decision once. A row is deleted only after the destination
+// acknowledged the transaction carrying it, so a destination that comes back
+// is caught up from its first undelivered row, in order, and never from the
+// start. PDU rows name the event; its JSON stays in the room store.
+//
+// Typing and presence EDUs are not worth keeping for a server that is down:
+// they live in memory only and are dropped while the destination backs off.
+// Every other EDU (receipts, device lists, to-device) is queued in storage.
+
+// Transaction limits (server-server API, "Transactions").
+const (
+	MaxTxnPDUs = 50
+	MaxTxnEDUs = 100
+)
+
+// maxEphemeralEDUs bounds the typing/presence EDUs held for one destination.
+const maxEphemeralEDUs = MaxTxnEDUs
+
+// TransactionClient sends signed federation requests; *Client is one.
+type TransactionClient interface {
+	Do(ctx context.Context, destination, method, path string, body any) (*Response, error)
+}
+
+// SenderRooms is what the sender asks the room server; *roomserver.RoomServer
+// is one.
+type SenderRooms interface {
+	JoinedServers(ctx context.Context, roomID string) ([]string, error)
+	Events(ctx context.Context, ids []string) ([]roomserver.EventInfo, error)
+}
+
+// SenderConfig is what NewSender needs.
+type SenderConfig struct {
+	ServerName string
+	Store      storage.FederationQueueStore
+	Rooms      SenderRooms
+	Client     TransactionClient
+	// Policy decides, per destination, which PDUs and EDUs may go there.
+	Policy policy.Decider
+	// Backoff is the retry schedule; nil means BackoffDelay.
+	Backoff func(failures int) time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// Sender delivers PDUs and EDUs to other servers. Start it once; it is
+// safe for concurrent use.
+type Sender struct {
+	cfg SenderConfig
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	dests map[string]*destination
+
+	// Events handed over by the room server listener, waiting to be
+	// queued by the intake goroutine.
+	intakeMu  sync.Mutex
+	intake    []roomserver.PersistedEvent
+	intakeNew chan struct{}
+
+	txnNonce string
+	txnCount uint64
+}
+
+// NewSender builds a sender; Start starts it.
+func NewSender(cfg SenderConfig) (*Sender, error) {
+	if cfg.Store == nil || cfg.Rooms == nil || cfg.Client == nil || cfg.Policy == nil {
+		return nil, errors.New("federation: sender needs a store, rooms, a client and a policy")
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = BackoffDelay
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Sender{
+		cfg: cfg, log: log, dests: map[string]*destination{},
+		intakeNew: make(chan struct{}, 1),
+		// Transaction IDs must not repeat those of an earlier run, whose
+		// responses the destination may still remember.
+		txnNonce: fmt.Sprintf("%x", cfg.Now().UnixNano()),
+	}, nil
+}
+
+// Start resumes the queues left by the last run and starts taking events.
+// The sender runs until ctx ends or Stop is called.
+func (s *Sender) Start(ctx context.Context) error {
+	s.mu.Lock()
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	for _, d := range s.dests { // queued to before the start
+		s.wg.Add(1)
+		go s.run(d)
+	}
+	s.mu.Unlock()
+	dests, err := s.cfg.Store.FederationDestinations(s.ctx)
+	if err != nil {
+		return fmt.Errorf("federation sender: reading queues: %w", err)
+	}
+	s.wg.Add(1)
+	go s.runIntake()
+	for _, d := range dests {
+		s.destination(d).poke()
+	}
+	return nil
+}
+
+// Stop ends delivery and waits for the goroutines. Queued items stay
+// queued for the next run.
+func (s *Sender) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+}
+
+// Wake tells the sender that origin is reachable again (it just sent us a
+// request): its backoff is cleared and its queue retried now.
+func (s *Sender) Wake(origin string) {
+	s.mu.Lock()
+	d := s.dests[origin]
+	s.mu.Unlock()
+	if d != nil && d.backingOff() {
+		d.reset()
+	}
+}
+
+// OnNewEvents implements roomserver.Listener: it hands the live, accepted
+// events this server created to the intake goroutine, which queues them.
+func (s *Sender) OnNewEvents(_ string, events []roomserver.PersistedEvent) {
+	var mine []roomserver.PersistedEvent
+	for _, ev := range events {
+		if s.sendsOut(ev) {
+			mine = append(mine, ev)
+		}
+	}
+	if len(mine) == 0 {
+		return
+	}
+	s.intakeMu.Lock()
+	s.intake = append(s.intake, mine...)
+	s.intakeMu.Unlock()
+	select {
+	case s.intakeNew <- struct{}{}:
+	default:
+	}
+}
+
+// sendsOut: a server sends the events it created (its own users' events)
+// once they are part of the room: live, accepted, not soft-failed.
+func (s *Sender) sendsOut(ev roomserver.PersistedEvent) bool {
+	return ev.Origin == roomserver.OriginLocal && ev.Kind == roomserver.KindLive &&
+		ev.Rejected == "" && !ev.SoftFailed && !ev.Existed && ev.Event != nil &&
+		senderServer(ev.Event.Sender()) == s.cfg.ServerName
+}
+
+func (s *Sender) runIntake() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.intakeNew:
+		}
+		s.intakeMu.Lock()
+		batch := s.intake
+		s.intake = nil
+		s.intakeMu.Unlock()
+		s.queueEvents(batch)
+	}
+}
+
+// queueEvents queues each event for every server joined to its room
+// (after it) and, for a kick or ban, the target's server, which the event
+// removed. Everything the intake took at once is stored in one write; if
+// that fails it is retried, so no event is lost while the process runs.
+func (s *Sender) queueEvents(batch []roomserver.PersistedEvent) {
+	joined := map[string][]string{}
+	now := s.cfg.Now().UnixMilli()
+	var items []storage.FederationQueueItem
+	var dests []string
+	for _, pe := range batch {
+		ev := pe.Event
+		servers, ok := joined[ev.RoomID()]
+		if !ok {
+			var err error
+			if servers, err = s.cfg.Rooms.JoinedServers(s.ctx, ev.RoomID()); err != nil {
+				s.log.Error("federation sender: joined servers; event not sent", "room", ev.RoomID(), "event_id", ev.EventID(), "err", err)
+				continue
+			}
+			joined[ev.RoomID()] = servers
+		}
+		if ev.Type() == "m.room.member" && ev.StateKey() != nil {
+			switch gjson.GetBytes(ev.Content(), "membership").Str {
+			case "leave", "ban":
+				servers = append(slices.Clip(servers), senderServer(*ev.StateKey()))
+			}
+		}
+		for _, d := range s.otherServers(servers) {
+			items = append(items, storage.FederationQueueItem{Destination: d, EventID: ev.EventID(), RoomID: ev.RoomID(), QueuedTS: now})
+			dests = append(dests, d)
+		}
+	}
+	for {
+		err := s.enqueue(s.ctx, items, s.otherServers(dests))
+		if err == nil {
+			return
+		}
+		s.log.Error("federation sender: queueing events; retrying", "events", len(batch), "err", err)
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// SendPDUs queues stored events of roomID for the destinations (this
+// server and duplicates are skipped). The joins and leaves that arrive
+// through send_join/send_leave use it to pass the event on to the rest of
+// the room.
+func (s *Sender) SendPDUs(ctx context.Context, roomID string, eventIDs, destinations []string) error {
+	now := s.cfg.Now().UnixMilli()
+	dests := s.otherServers(destinations)
+	var items []storage.FederationQueueItem
+	for _, d := range dests {
+		for _, id := range eventIDs {
+			items = append(items, storage.FederationQueueItem{Destination: d, EventID: id, RoomID: roomID, QueuedTS: now})
+		}
+	}
+	return s.enqueue(ctx, items, dests)
+}
+
+// Ephemeral EDU types: dropped rather than kept for a destination that is down.
+var ephemeralEDUs = map[string]bool{"m.typing": true, "m.presence": true}
+
+// SendEDU queues an EDU for the destinations (this server and duplicates
+// are skipped). roomID names the room it is about, if any, for the
+// policy. Typing and presence are held in memory and dropped for a
+// destination that is backing off; other types are stored until delivered.
+func (s *Sender) SendEDU(ctx context.Context, destinations []string, eduType string, content any, roomID string) error {
+	if eduType == "" {
+		return errors.New("federation: EDU without a type")
+	}
+	raw, err := encodeBody(content)
+	if err != nil {
+		return err
+	}
+	if !gjson.ValidBytes(raw) || !gjson.ParseBytes(raw).IsObject() {
+		return errors.New("federation: EDU content is not a JSON object")
+	}
+	now := s.cfg.Now().UnixMilli()
+	dests := s.otherServers(destinations)
+	var items []storage.FederationQueueItem
+	for _, d := range dests {
+		items = append(items, storage.FederationQueueItem{Destination: d, RoomID: roomID, EDUType: eduType, EDUContent: raw, QueuedTS: now})
+	}
+	if ephemeralEDUs[eduType] {
+		for _, it := range items {
+			s.destination(it.Destination).addEphemeral(it)
+		}
+		return nil
+	}
+	return s.enqueue(ctx, items, dests)
+}
+
+// SendRoomEDU is SendEDU to every other server joined to roomID, for EDUs
+// about a room (typing, receipts).
+func (s *Sender) SendRoomEDU(ctx context.Context, roomID, eduType string, content any) error {
+	servers, err := s.cfg.Rooms.JoinedServers(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	return s.SendEDU(ctx, servers, eduType, content, roomID)
+}
+
+func (s *Sender) enqueue(ctx context.Context, items []storage.FederationQueueItem, dests []string) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if err := s.cfg.Store.EnqueueFederation(ctx, items); err != nil {
+		return err
+	}
+	for _, d := range dests {
+		s.destination(d).poke()
+	}
+	return nil
+}
+
+// otherServers returns the valid server names among names except this one,
+// without duplicates.
+func (s *Sender) otherServers(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	var out []string
+	for _, n := range names {
+		if n == s.cfg.ServerName || seen[n] || !mxcore.ValidServerName(n) {
+			continue
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out
+}
+
+// destination returns the queue of a server, starting its goroutine the
+// first time (once the sender is started).
+func (s *Sender) destination(name string) *destination {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dests[name]
+	if d == nil {
+		d = newDestination(name)
+		s.dests[name] = d
+		if s.ctx != nil {
+			s.wg.Add(1)
+			go s.run(d)
+		}
+	}
+	return d
+}
+
+// senderServer is the server part of a user ID ("" if it has none).
+func senderServer(userID string) string {
+	u, err := mxcore.ParseUserID(userID)
+	if err != nil {
+		return ""
+	}
+	return u.Server
+}
+
+// edu is an EDU as a transaction carries it.
+type edu struct {
+	Type    string          `json:"edu_type"`
+	Content json.RawMessage `json:"content"`
+}
+
+// transaction is the body of PUT /send/{txnId}.
+type transaction struct {
+	Origin         string            `json:"origin"`
+	OriginServerTS int64             `json:"origin_server_ts"`
+	PDUs           []json.RawMessage `json:"pdus"`
+	EDUs           []edu             `json:"edus,omitempty"`
+}

@@ -1,0 +1,156 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+
+	"github.com/warbler-im/warbler/storage"
+)
+
+// Item kinds in federation_queue.kind.
+const (
+	queueKindPDU = 0
+	queueKindEDU = 1
+)
+
+const (
+	qEnqueueFederation = `INSERT INTO federation_queue
+		(destination, kind, event_id, room_id, edu_type, edu_content, queued_ts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	// The oldest items of one kind; the index is (destination, kind, seq).
+	qPendingFederation = `SELECT seq, event_id, room_id, edu_type, edu_content, queued_ts
+		FROM federation_queue WHERE destination = $1 AND kind = $2 ORDER BY seq LIMIT $3`
+	qDeleteFederation       = `DELETE FROM federation_queue WHERE destination = $1 AND seq = $2`
+	qFederationDestinations = `SELECT DISTINCT destination FROM federation_queue ORDER BY destination`
+
+	qInboundTxnResponse      = `SELECT response_json FROM federation_inbound_txns WHERE origin = $1 AND txn_id = $2`
+	qStoreInboundTxnResponse = `INSERT INTO federation_inbound_txns (origin, txn_id, response_json, received_ts)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (origin, txn_id) DO NOTHING`
+	qPruneInboundTxns = `DELETE FROM federation_inbound_txns WHERE received_ts < $1`
+)
+
+// EnqueueFederation implements storage.FederationQueueStore.
+func (db *DB) EnqueueFederation(ctx context.Context, items []storage.FederationQueueItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, db.q(qEnqueueFederation))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, it := range items {
+			kind := queueKindPDU
+			if it.IsEDU() {
+				kind = queueKindEDU
+			}
+			_, err := stmt.ExecContext(ctx, it.Destination, kind, it.EventID, it.RoomID, it.EDUType, nullBytes(it.EDUContent), it.QueuedTS)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PendingFederation implements storage.FederationQueueStore.
+func (db *DB) PendingFederation(ctx context.Context, destination string, maxPDUs, maxEDUs int) ([]storage.FederationQueueItem, error) {
+	items := []storage.FederationQueueItem{}
+	for _, k := range []struct{ kind, limit int }{{queueKindPDU, maxPDUs}, {queueKindEDU, maxEDUs}} {
+		if k.limit <= 0 {
+			continue
+		}
+		got, err := db.pendingOfKind(ctx, destination, k.kind, k.limit)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, got...)
+	}
+	sortBySeq(items)
+	return items, nil
+}
+
+func (db *DB) pendingOfKind(ctx context.Context, destination string, kind, limit int) ([]storage.FederationQueueItem, error) {
+	rows, err := db.reader.QueryContext(ctx, db.q(qPendingFederation), destination, kind, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []storage.FederationQueueItem
+	for rows.Next() {
+		it := storage.FederationQueueItem{Destination: destination}
+		if err := rows.Scan(&it.Seq, &it.EventID, &it.RoomID, &it.EDUType, &it.EDUContent, &it.QueuedTS); err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
+// sortBySeq merges the two kinds into queue order.
+func sortBySeq(items []storage.FederationQueueItem) {
+	slices.SortFunc(items, func(a, b storage.FederationQueueItem) int { return cmp.Compare(a.Seq, b.Seq) })
+}
+
+// DeleteFederation implements storage.FederationQueueStore.
+func (db *DB) DeleteFederation(ctx context.Context, destination string, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, db.q(qDeleteFederation))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, seq := range seqs {
+			if _, err := stmt.ExecContext(ctx, destination, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// FederationDestinations implements storage.FederationQueueStore.
+func (db *DB) FederationDestinations(ctx context.Context) ([]string, error) {
+	rows, err := db.reader.QueryContext(ctx, qFederationDestinations)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// InboundTxnResponse implements storage.FederationQueueStore.
+func (db *DB) InboundTxnResponse(ctx context.Context, origin, txnID string) ([]byte, error) {
+	var resp []byte
+	err := db.reader.QueryRowContext(ctx, db.q(qInboundTxnResponse), origin, txnID).Scan(&resp)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return resp, nil
+}
+
+// StoreInboundTxnResponse implements storage.FederationQueueStore.
+func (db *DB) StoreInboundTxnResponse(ctx context.Context, origin, txnID string, response []byte, receivedTS int64) error {
+	_, err := db.writer.ExecContext(ctx, db.q(qStoreInboundTxnResponse), origin, txnID, response, receivedTS)
+	return err
+}
+
+// PruneInboundTxns implements storage.FederationQueueStore.
+func (db *DB) PruneInboundTxns(ctx context.Context, beforeTS int64) error {
+	_, err := db.writer.ExecContext(ctx, db.q(qPruneInboundTxns), beforeTS)
+	return err
+}
