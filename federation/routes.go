@@ -7,6 +7,7 @@ import (
 	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/internal/version"
 	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/policy"
 )
 
 // Routes holds what the federation endpoints need.
@@ -19,6 +20,12 @@ type Routes struct {
 	Auth *Authenticator
 	// WellKnownServer is the delegated "m.server" value; empty answers 404.
 	WellKnownServer string
+	// Policy decides every egress of data (egress.go); nil denies.
+	Policy policy.Decider
+	// Reads is what the reading endpoints serve from; nil leaves them out.
+	Reads *ReadSources
+
+	egressRoutes map[string]policy.Action // routes registered through egress
 }
 
 // Mount registers the federation and key endpoints on r.
@@ -51,6 +58,7 @@ func (rt *Routes) authenticatedRouter() chi.Router {
 	r := chi.NewRouter()
 	r.NotFound(mxhttp.NotFound)
 	r.MethodNotAllowed(mxhttp.MethodNotAllowed)
+	rt.mountReads(r)
 	return r
 }
 
