@@ -36,6 +36,7 @@ type readEnv struct {
 	router    http.Handler
 	roomID    string
 	remoteKey ed25519.PrivateKey
+	localKey  ed25519.PrivateKey
 	decider   *recordingDecider
 }
 
@@ -64,7 +65,7 @@ func newReadEnv(t *testing.T, configure func(*Routes)) *readEnv {
 	if configure != nil {
 		configure(rt)
 	}
-	return &readEnv{t: t, db: db, rs: rs, rt: rt, router: rt.authenticatedRouter(), roomID: created.RoomID, remoteKey: remoteKey, decider: decider}
+	return &readEnv{t: t, db: db, rs: rs, rt: rt, router: rt.authenticatedRouter(), roomID: created.RoomID, remoteKey: remoteKey, localKey: priv, decider: decider}
 }
 
 // recordingDecider answers allow (or not) and remembers what it was asked.

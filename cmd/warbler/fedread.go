@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/url"
 
+	"github.com/warbler-im/warbler/clientapi"
+	"github.com/warbler-im/warbler/config"
 	"github.com/warbler-im/warbler/federation"
 	"github.com/warbler-im/warbler/media"
 	"github.com/warbler-im/warbler/policy"
@@ -15,11 +17,13 @@ import (
 // wireFederationReads connects the federation reading endpoints to the
 // roomserver, storage and content repository, behind the data policy
 // (AllowAll until residency policies exist), and lets the content
-// repository fetch other servers' media over federation.
-func wireFederationReads(fed *federation.Federation, db storage.Database, rooms *roomserver.RoomServer, mediaAPI *media.API) {
+// repository fetch other servers' media and /messages backfill history
+// over federation.
+func wireFederationReads(cfg config.Config, fed *federation.Federation, db storage.Database, rooms *roomserver.RoomServer, api *clientapi.API, mediaAPI *media.API) {
 	fed.Routes.Policy = policy.AllowAll{}
 	fed.Routes.Reads = &federation.ReadSources{Rooms: rooms, Events: db, Profiles: db, Media: localMedia{mediaAPI}}
 	mediaAPI.Remote = remoteMedia{&federation.MediaFetcher{Client: fed.Client}}
+	api.Backfill = &federation.Backfiller{ServerName: cfg.ServerName, Client: fed.Client, Keys: fed.Keyring, Rooms: rooms, Timeline: db}
 }
 
 // localMedia serves the content repository's media to other servers.

@@ -98,7 +98,7 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	wireFederationReads(fed, db, rooms, mediaAPI)
+	wireFederationReads(cfg, fed, db, rooms, api, mediaAPI)
 	handler := newRouter(cfg, db, api, mediaAPI, fed.Routes, reg)
 	servers, err := startListeners(cfg, handler, reg)
 	if err != nil {
