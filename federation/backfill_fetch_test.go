@@ -33,7 +33,12 @@ func (r *routedRequester) Do(ctx context.Context, dest, method, path string, bod
 		return nil, fmt.Errorf("dial %s: connection refused", dest)
 	}
 	r.paths = append(r.paths, path)
-	req := httptest.NewRequestWithContext(WithOrigin(ctx, r.origin), method, strings.TrimPrefix(path, federationPrefix), bytes.NewReader(nil))
+	// Like a real request, this one shares no context values (the
+	// caller's routing state) with the request that caused it.
+	fresh, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	req := httptest.NewRequestWithContext(WithOrigin(fresh, r.origin), method, strings.TrimPrefix(path, federationPrefix), bytes.NewReader(nil))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return &Response{Destination: dest, Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}, nil
