@@ -94,7 +94,8 @@ func (rt *Routes) roomEvent(ctx context.Context, roomID, eventID string) (roomse
 	if err != nil {
 		return roomserver.EventInfo{}, err
 	}
-	if len(infos) == 0 || (roomID != "" && infos[0].Event.RoomID() != roomID) {
+	// Rejected events are no part of the room to serve.
+	if len(infos) == 0 || infos[0].Rejected != "" || (roomID != "" && infos[0].Event.RoomID() != roomID) {
 		return roomserver.EventInfo{}, mxcore.NotFound("Unknown event")
 	}
 	return infos[0], nil
@@ -113,7 +114,7 @@ func (rt *Routes) checkVisible(ctx context.Context, eventID, origin string) erro
 }
 
 // servedEvents returns the events in the federation format, in the
-// order asked (unknown IDs left out): redacted where a redaction took
+// order asked (unknown and rejected ones left out): redacted where a redaction took
 // effect, or where redactHidden is set and origin may not see them (so
 // the DAG stays walkable without revealing content), and without the
 // local-only unsigned section.
@@ -129,7 +130,7 @@ func (rt *Routes) servedEvents(ctx context.Context, ids []string, origin string,
 	out := make([]json.RawMessage, 0, len(stored))
 	for _, id := range ids {
 		se, ok := byID[id]
-		if !ok {
+		if !ok || se.Rejected != "" {
 			continue
 		}
 		redact := se.RedactedBecause != ""

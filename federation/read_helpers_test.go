@@ -118,6 +118,17 @@ func (e *readEnv) state(typ string, content any) string {
 // as that server would, on the room's current extremities.
 func (e *readEnv) remoteJoin(userID string) string {
 	e.t.Helper()
+	res := e.remoteEvent(userID, "m.room.member", &userID, map[string]string{"membership": "join"}, "m.room.join_rules")
+	if res.Rejected != "" {
+		e.t.Fatalf("remote join rejected: %s", res.Rejected)
+	}
+	return res.EventID
+}
+
+// remoteEvent persists an event of sender (on remoteServer) with the
+// create and power levels events, plus authTypes, as auth events.
+func (e *readEnv) remoteEvent(sender, typ string, stateKey *string, content any, authTypes ...string) roomserver.InputResult {
+	e.t.Helper()
 	ctx := e.t.Context()
 	prevs, err := e.rs.ForwardExtremities(ctx, e.roomID)
 	if err != nil {
@@ -129,18 +140,22 @@ func (e *readEnv) remoteJoin(userID string) string {
 		depth = max(depth, in.Event.Depth())
 	}
 	var auth []string
-	for _, typ := range []string{"m.room.create", "m.room.join_rules", "m.room.power_levels"} {
-		ev, err := e.rs.CurrentStateEvent(ctx, e.roomID, typ, "")
+	for _, at := range append([]string{"m.room.create", "m.room.power_levels"}, authTypes...) {
+		ev, err := e.rs.CurrentStateEvent(ctx, e.roomID, at, "")
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		auth = append(auth, ev.EventID())
 	}
-	raw, _ := json.Marshal(map[string]any{
-		"room_id": e.roomID, "sender": userID, "type": "m.room.member", "state_key": userID,
-		"content": map[string]string{"membership": "join"}, "prev_events": prevs, "auth_events": auth,
+	fields := map[string]any{
+		"room_id": e.roomID, "sender": sender, "type": typ, "content": content,
+		"prev_events": prevs, "auth_events": auth,
 		"depth": depth + 1, "origin_server_ts": 1_760_000_000_000, "origin": remoteServer,
-	})
+	}
+	if stateKey != nil {
+		fields["state_key"] = *stateKey
+	}
+	raw, _ := json.Marshal(fields)
 	ver, _ := e.rs.RoomVersion(ctx, e.roomID)
 	raw, err = mxcore.AddContentHash(raw)
 	if err == nil {
@@ -150,10 +165,10 @@ func (e *readEnv) remoteJoin(userID string) string {
 		e.t.Fatal(err)
 	}
 	res, err := e.rs.Persist(ctx, e.roomID, []roomserver.InputEvent{{JSON: raw, Origin: roomserver.OriginRemote, SignaturesVerified: true}})
-	if err != nil || res[0].Err != nil || res[0].Rejected != "" {
-		e.t.Fatalf("remote join: %v %+v", err, res)
+	if err != nil || res[0].Err != nil {
+		e.t.Fatalf("remote event: %v %+v", err, res)
 	}
-	return res[0].EventID
+	return res[0]
 }
 
 type readResponse struct {

@@ -16,6 +16,12 @@ func TestServeEventAccess(t *testing.T) {
 	e := newReadEnv(t, nil)
 	e.remoteJoin("@bob:" + remoteServer)
 	msg := e.message("hello")
+	// eve never joined: the auth rules reject her message, which is
+	// stored but no part of the room to serve.
+	rejected := e.remoteEvent("@eve:"+remoteServer, "m.room.message", nil, map[string]string{"body": "x"})
+	if rejected.Rejected == "" {
+		t.Fatal("the message of a non-member was not rejected")
+	}
 	cases := []struct {
 		name, origin, eventID string
 		status                int
@@ -24,6 +30,7 @@ func TestServeEventAccess(t *testing.T) {
 		{"joined server", remoteServer, msg, 200, ""},
 		{"server not in the room", strangerName, msg, 403, "M_FORBIDDEN"},
 		{"unknown event", remoteServer, "$nope", 404, "M_NOT_FOUND"},
+		{"rejected event", remoteServer, rejected.EventID, 404, "M_NOT_FOUND"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
