@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
-	"github.com/warbler-im/warbler/storage/sqlite"
 )
 
 // routedRequester sends requests to in-process servers' authenticated
@@ -74,11 +72,7 @@ type joinedRemote struct {
 func newJoinedRemote(t *testing.T, e *readEnv, join string) *joinedRemote {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "b.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openTestDB(t)
 	_, priv, _ := ed25519.GenerateKey(nil)
 	rs, err := roomserver.New(db, roomserver.Config{ServerName: remoteServer, KeyID: "ed25519:x", PrivateKey: priv})
 	if err != nil {

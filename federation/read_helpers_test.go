@@ -15,6 +15,8 @@ import (
 	"github.com/warbler-im/warbler/policy"
 	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
+	"github.com/warbler-im/warbler/storage/postgres"
+	"github.com/warbler-im/warbler/storage/postgres/pgtest"
 	"github.com/warbler-im/warbler/storage/sqlite"
 )
 
@@ -42,11 +44,7 @@ type readEnv struct {
 
 func newReadEnv(t *testing.T, configure func(*Routes)) *readEnv {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "read.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openTestDB(t)
 	_, priv, _ := ed25519.GenerateKey(nil)
 	rs, err := roomserver.New(db, roomserver.Config{ServerName: readServer, KeyID: "ed25519:a", PrivateKey: priv})
 	if err != nil {
@@ -66,6 +64,27 @@ func newReadEnv(t *testing.T, configure func(*Routes)) *readEnv {
 		configure(rt)
 	}
 	return &readEnv{t: t, db: db, rs: rs, rt: rt, router: rt.authenticatedRouter(), roomID: created.RoomID, remoteKey: remoteKey, localKey: priv, decider: decider}
+}
+
+// onPostgres switches openTestDB to PostgreSQL (TestReadsOnPostgres).
+var onPostgres bool
+
+// openTestDB opens a fresh database: SQLite, or PostgreSQL while
+// onPostgres is set.
+func openTestDB(t *testing.T) storage.Database {
+	t.Helper()
+	var db storage.Database
+	var err error
+	if onPostgres {
+		db, err = postgres.Open(t.Context(), pgtest.FreshDatabase(t), postgres.Options{})
+	} else {
+		db, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "fed.db"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // recordingDecider answers allow (or not) and remembers what it was asked.

@@ -3,10 +3,12 @@ package federation
 import (
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"testing"
 
 	"github.com/warbler-im/warbler/policy"
+	"github.com/warbler-im/warbler/storage/postgres/pgtest"
 )
 
 func esc(s string) string { return url.PathEscape(s) }
@@ -273,5 +275,24 @@ func TestPolicyDenialStopsEgress(t *testing.T) {
 	e.rt.Policy = nil // no decider configured: fail closed
 	if resp := e.get(remoteServer, "/v1/event/"+esc(msg)); resp.status != 403 {
 		t.Fatalf("nil policy: %d %s", resp.status, resp.raw)
+	}
+}
+
+// TestReadsOnPostgres runs the scenarios that touch storage on
+// PostgreSQL too (skipped without WARBLER_TEST_POSTGRES).
+func TestReadsOnPostgres(t *testing.T) {
+	if os.Getenv(pgtest.EnvVar) == "" {
+		t.Skip(pgtest.EnvVar + " not set: PostgreSQL tests skipped")
+	}
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	for name, scenario := range map[string]func(*testing.T){
+		"event access": TestServeEventAccess, "acl": TestServerACLDeniesEveryRoomRead,
+		"history visibility": TestHistoryVisibilityOverFederation, "state": TestServeStateAndStateIDs,
+		"event auth": TestServeEventAuth, "backfill bounds": TestServeBackfillBounds,
+		"missing events": TestServeMissingEvents, "profile": TestServeProfile,
+		"backfill fetch": TestBackfillFetchesHistoryBeforeTheJoin, "client backfill": TestClientMessagesBackfillsOverFederation,
+	} {
+		t.Run(name, scenario)
 	}
 }
