@@ -138,7 +138,7 @@ func (b *Backfiller) backfillFrom(ctx context.Context, server, roomID, earliest 
 	if err != nil || len(history) == 0 {
 		return 0, err
 	}
-	sortByDepth(history)
+	sortFetchedByDepth(history)
 	stateIDs, err := b.storeStateBefore(ctx, server, roomID, ver, history[0].EventID())
 	if err != nil {
 		return 0, err
@@ -168,7 +168,7 @@ func (b *Backfiller) newVerified(ctx context.Context, roomID string, ver mxcore.
 		if err != nil || pdu.RoomID() != roomID {
 			continue
 		}
-		if err := VerifyPDUSignatures(ctx, b.Keys, pdu); err != nil {
+		if err := verifyFetchedSignatures(ctx, b.Keys, pdu); err != nil {
 			slog.InfoContext(ctx, "dropping a fetched event whose signatures do not verify", "event_id", pdu.EventID(), "err", err)
 			continue
 		}
@@ -209,7 +209,7 @@ func (b *Backfiller) storeStateBefore(ctx context.Context, server, roomID string
 		return nil, err
 	}
 	outliers := append(chain, state...)
-	sortByDepth(outliers)
+	sortFetchedByDepth(outliers)
 	inputs := make([]roomserver.InputEvent, len(outliers))
 	for i, ev := range outliers {
 		inputs[i] = roomserver.InputEvent{PDU: ev, Origin: roomserver.OriginRemote, SignaturesVerified: true, Kind: roomserver.KindOutlier}
@@ -237,7 +237,7 @@ func (b *Backfiller) persistHistory(ctx context.Context, roomID string, history 
 	for i, ev := range history {
 		inputs[i] = roomserver.InputEvent{PDU: ev, Origin: roomserver.OriginRemote, SignaturesVerified: true, Kind: roomserver.KindBackfilled}
 	}
-	inputs[0].StateBefore = nonNil(oldestState)
+	inputs[0].StateBefore = orEmptyList(oldestState)
 	results, err := b.Rooms.Persist(ctx, roomID, inputs)
 	if err != nil {
 		return 0, err
@@ -269,17 +269,17 @@ func (b *Backfiller) markExhausted(roomID, earliest string) {
 	b.exhausted[roomID] = earliest
 }
 
-func sortByDepth(events []*mxcore.PDU) {
+func sortFetchedByDepth(events []*mxcore.PDU) {
 	slices.SortStableFunc(events, func(a, b *mxcore.PDU) int { return cmp.Compare(a.Depth(), b.Depth()) })
 }
 
 // VerifyPDUSignatures checks the signatures a received event must carry:
 // its sender's server, in room versions 1–2 also the server that named
 // its event ID, and for a restricted join the authorising server.
-func VerifyPDUSignatures(ctx context.Context, keys SignatureVerifier, pdu *mxcore.PDU) error {
-	servers := []string{domainOf(pdu.Sender())}
+func verifyFetchedSignatures(ctx context.Context, keys SignatureVerifier, pdu *mxcore.PDU) error {
+	servers := []string{serverOfID(pdu.Sender())}
 	if pdu.Version().EventIDs == mxcore.EventIDExplicit {
-		servers = append(servers, domainOf(pdu.EventID()))
+		servers = append(servers, serverOfID(pdu.EventID()))
 	}
 	if s := roomserver.JoinAuthorisingServer(pdu); s != "" {
 		servers = append(servers, s)
@@ -296,7 +296,7 @@ func VerifyPDUSignatures(ctx context.Context, keys SignatureVerifier, pdu *mxcor
 }
 
 // domainOf is the server part of a user or v1–2 event ID.
-func domainOf(id string) string {
+func serverOfID(id string) string {
 	for i := range len(id) {
 		if id[i] == ':' {
 			return id[i+1:]

@@ -17,15 +17,15 @@ import (
 	"github.com/warbler-im/warbler/storage"
 )
 
-// routedRequester sends requests to in-process servers' authenticated
+// inProcessRequester sends requests to in-process servers' authenticated
 // routers, as origin.
-type routedRequester struct {
+type inProcessRequester struct {
 	origin  string
 	servers map[string]http.Handler
 	paths   []string
 }
 
-func (r *routedRequester) Do(ctx context.Context, dest, method, path string, body any) (*Response, error) {
+func (r *inProcessRequester) Do(ctx context.Context, dest, method, path string, body any) (*Response, error) {
 	h := r.servers[dest]
 	if h == nil {
 		return nil, fmt.Errorf("dial %s: connection refused", dest)
@@ -42,12 +42,12 @@ func (r *routedRequester) Do(ctx context.Context, dest, method, path string, bod
 	return &Response{Destination: dest, Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}, nil
 }
 
-// keyMap verifies event signatures with fixed keys.
-type keyMap map[string]ed25519.PublicKey
+// fixedEventKeys verifies event signatures with fixed keys.
+type fixedEventKeys map[string]ed25519.PublicKey
 
-func (k keyMap) VerifyJSONFrom(context.Context, string, []byte, int64) error { return nil }
+func (k fixedEventKeys) VerifyJSONFrom(context.Context, string, []byte, int64) error { return nil }
 
-func (k keyMap) VerifyEventFrom(_ context.Context, server string, event []byte, ver mxcore.RoomVersion) error {
+func (k fixedEventKeys) VerifyEventFrom(_ context.Context, server string, event []byte, ver mxcore.RoomVersion) error {
 	pub, ok := k[server]
 	if !ok {
 		return fmt.Errorf("no key for %s", server)
@@ -66,7 +66,7 @@ type joinedRemote struct {
 	db       storage.Database
 	rs       *roomserver.RoomServer
 	backfill *Backfiller
-	client   *routedRequester
+	client   *inProcessRequester
 }
 
 func newJoinedRemote(t *testing.T, e *readEnv, join string) *joinedRemote {
@@ -99,8 +99,8 @@ func newJoinedRemote(t *testing.T, e *readEnv, join string) *joinedRemote {
 	mustPersist(t, rs, e.roomID, outliers)
 	joinInfo, _ := e.rs.Events(ctx, []string{join})
 	mustPersist(t, rs, e.roomID, []roomserver.InputEvent{{PDU: joinInfo[0].Event, Origin: roomserver.OriginRemote, SignaturesVerified: true, StateBefore: stateIDs}})
-	client := &routedRequester{origin: remoteServer, servers: map[string]http.Handler{readServer: e.router}}
-	keys := keyMap{readServer: e.localKey.Public().(ed25519.PublicKey), remoteServer: e.remoteKey.Public().(ed25519.PublicKey)}
+	client := &inProcessRequester{origin: remoteServer, servers: map[string]http.Handler{readServer: e.router}}
+	keys := fixedEventKeys{readServer: e.localKey.Public().(ed25519.PublicKey), remoteServer: e.remoteKey.Public().(ed25519.PublicKey)}
 	return &joinedRemote{db: db, rs: rs, client: client,
 		backfill: &Backfiller{ServerName: remoteServer, Client: client, Keys: keys, Rooms: rs, Timeline: db}}
 }
@@ -186,7 +186,7 @@ func TestBackfillDropsForgedEvents(t *testing.T) {
 	join := e.remoteJoin("@bob:" + remoteServer)
 	b := newJoinedRemote(t, e, join)
 	_, otherKey, _ := ed25519.GenerateKey(nil)
-	b.backfill.Keys = keyMap{readServer: otherKey.Public().(ed25519.PublicKey), remoteServer: e.remoteKey.Public().(ed25519.PublicKey)}
+	b.backfill.Keys = fixedEventKeys{readServer: otherKey.Public().(ed25519.PublicKey), remoteServer: e.remoteKey.Public().(ed25519.PublicKey)}
 	n, err := b.backfill.Backfill(t.Context(), e.roomID, 10)
 	if n != 0 {
 		t.Fatalf("stored %d events signed with a key that is not a.example's (%v)", n, err)

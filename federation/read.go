@@ -182,7 +182,7 @@ func withoutUnsigned(raw []byte) (json.RawMessage, error) {
 // pathParam returns a path parameter decoded (chi hands back escaped
 // values when the request path has escapes that differ from the default
 // encoding, as event IDs with '/' or '+' do).
-func pathParam(r *http.Request, name string) string {
+func readPathParam(r *http.Request, name string) string {
 	v := chi.URLParam(r, name)
 	if r.URL.RawPath == "" {
 		return v
@@ -193,8 +193,8 @@ func pathParam(r *http.Request, name string) string {
 	return v
 }
 
-// transaction is the envelope /event and /backfill answer with.
-type transaction struct {
+// pduEnvelope is the transaction envelope /event and /backfill answer with.
+type pduEnvelope struct {
 	Origin         string            `json:"origin"`
 	OriginServerTS int64             `json:"origin_server_ts"`
 	PDUs           []json.RawMessage `json:"pdus"`

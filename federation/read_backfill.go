@@ -25,7 +25,7 @@ const (
 // so it can still link the DAG without learning their content.
 func (rt *Routes) serveBackfill(r *http.Request) (*Egress, error) {
 	ctx, origin := r.Context(), Origin(r.Context())
-	roomID := pathParam(r, "roomId")
+	roomID := readPathParam(r, "roomId")
 	from, limit, err := backfillParams(r)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func (rt *Routes) serveBackfill(r *http.Request) (*Egress, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Egress{RoomID: roomID, JSON: rt.transaction(pdus)}, nil
+	return &Egress{RoomID: roomID, JSON: rt.envelope(pdus)}, nil
 }
 
 // backfillParams reads v (at least one, at most maxBackfillFrom) and the
@@ -95,7 +95,7 @@ type missingEventsRequest struct {
 // Like backfill, it serves events origin may not see redacted.
 func (rt *Routes) serveMissingEvents(r *http.Request) (*Egress, error) {
 	ctx, origin := r.Context(), Origin(r.Context())
-	roomID := pathParam(r, "roomId")
+	roomID := readPathParam(r, "roomId")
 	var req missingEventsRequest
 	if err := mxhttp.DecodeJSON(r, &req); err != nil {
 		return nil, err

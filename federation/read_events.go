@@ -19,7 +19,7 @@ const maxServedAuthChain = 100_000
 // serveEvent implements GET /v1/event/{eventId}.
 func (rt *Routes) serveEvent(r *http.Request) (*Egress, error) {
 	ctx, origin := r.Context(), Origin(r.Context())
-	info, err := rt.roomEvent(ctx, "", pathParam(r, "eventId"))
+	info, err := rt.roomEvent(ctx, "", readPathParam(r, "eventId"))
 	if err != nil {
 		return nil, err
 	}
@@ -34,11 +34,11 @@ func (rt *Routes) serveEvent(r *http.Request) (*Egress, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Egress{RoomID: roomID, EventType: info.Event.Type(), JSON: rt.transaction(pdus)}, nil
+	return &Egress{RoomID: roomID, EventType: info.Event.Type(), JSON: rt.envelope(pdus)}, nil
 }
 
-func (rt *Routes) transaction(pdus []json.RawMessage) transaction {
-	return transaction{Origin: rt.Keys.ServerName, OriginServerTS: time.Now().UnixMilli(), PDUs: pdus}
+func (rt *Routes) envelope(pdus []json.RawMessage) pduEnvelope {
+	return pduEnvelope{Origin: rt.Keys.ServerName, OriginServerTS: time.Now().UnixMilli(), PDUs: pdus}
 }
 
 // stateRequest is a checked /state or /state_ids request: the state
@@ -51,7 +51,7 @@ type stateRequest struct {
 
 func (rt *Routes) readStateRequest(r *http.Request) (stateRequest, error) {
 	ctx, origin := r.Context(), Origin(r.Context())
-	req := stateRequest{roomID: pathParam(r, "roomId")}
+	req := stateRequest{roomID: readPathParam(r, "roomId")}
 	eventID := r.URL.Query().Get("event_id")
 	if eventID == "" {
 		return req, mxcore.MissingParam("event_id is required")
@@ -103,7 +103,7 @@ func (rt *Routes) serveStateIDs(r *http.Request) (*Egress, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := map[string][]string{"pdu_ids": nonNil(req.stateIDs), "auth_chain_ids": nonNil(req.authIDs)}
+	body := map[string][]string{"pdu_ids": orEmptyList(req.stateIDs), "auth_chain_ids": orEmptyList(req.authIDs)}
 	return &Egress{RoomID: req.roomID, JSON: body}, nil
 }
 
@@ -131,11 +131,11 @@ func (rt *Routes) serveState(r *http.Request) (*Egress, error) {
 // check the event, so they are served whatever the history visibility.
 func (rt *Routes) serveEventAuth(r *http.Request) (*Egress, error) {
 	ctx, origin := r.Context(), Origin(r.Context())
-	roomID := pathParam(r, "roomId")
+	roomID := readPathParam(r, "roomId")
 	if err := rt.checkRoomAccess(ctx, roomID, origin); err != nil {
 		return nil, err
 	}
-	info, err := rt.roomEvent(ctx, roomID, pathParam(r, "eventId"))
+	info, err := rt.roomEvent(ctx, roomID, readPathParam(r, "eventId"))
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func (rt *Routes) serveEventAuth(r *http.Request) (*Egress, error) {
 	return &Egress{RoomID: roomID, JSON: map[string][]json.RawMessage{"auth_chain": chain}}, nil
 }
 
-func nonNil[T any](s []T) []T {
+func orEmptyList[T any](s []T) []T {
 	if s == nil {
 		return []T{}
 	}

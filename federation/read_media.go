@@ -28,7 +28,7 @@ type MediaContent struct {
 
 // serveMediaDownload implements GET /v1/media/download/{mediaId}.
 func (rt *Routes) serveMediaDownload(r *http.Request) (*Egress, error) {
-	m, err := rt.Reads.Media.Download(r.Context(), pathParam(r, "mediaId"), r.URL.Query())
+	m, err := rt.Reads.Media.Download(r.Context(), readPathParam(r, "mediaId"), r.URL.Query())
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +37,7 @@ func (rt *Routes) serveMediaDownload(r *http.Request) (*Egress, error) {
 
 // serveMediaThumbnail implements GET /v1/media/thumbnail/{mediaId}.
 func (rt *Routes) serveMediaThumbnail(r *http.Request) (*Egress, error) {
-	m, err := rt.Reads.Media.Thumbnail(r.Context(), pathParam(r, "mediaId"), r.URL.Query())
+	m, err := rt.Reads.Media.Thumbnail(r.Context(), readPathParam(r, "mediaId"), r.URL.Query())
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/warbler-im/warbler/storage/postgres/pgtest"
 )
 
-func esc(s string) string { return url.PathEscape(s) }
+func escPath(s string) string { return url.PathEscape(s) }
 
 // TestServeEventAccess covers who may fetch an event with /event.
 func TestServeEventAccess(t *testing.T) {
@@ -36,7 +36,7 @@ func TestServeEventAccess(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			resp := e.get(c.origin, "/v1/event/"+esc(c.eventID))
+			resp := e.get(c.origin, "/v1/event/"+escPath(c.eventID))
 			if resp.status != c.status || resp.errcode() != c.errcode {
 				t.Fatalf("status %d %s, want %d %s: %s", resp.status, resp.errcode(), c.status, c.errcode, resp.raw)
 			}
@@ -62,16 +62,16 @@ func TestServerACLDeniesEveryRoomRead(t *testing.T) {
 	e := newReadEnv(t, nil)
 	join := e.remoteJoin("@bob:" + remoteServer)
 	msg := e.message("hello")
-	if got := e.get(remoteServer, "/v1/event/"+esc(msg)); got.status != 200 {
+	if got := e.get(remoteServer, "/v1/event/"+escPath(msg)); got.status != 200 {
 		t.Fatalf("before the ACL: %d %s", got.status, got.raw)
 	}
 	e.state("m.room.server_acl", map[string]any{"allow": []string{"*"}, "deny": []string{"b.example"}})
-	room := esc(e.roomID)
+	room := escPath(e.roomID)
 	paths := []struct{ method, path string }{
-		{"GET", "/v1/event/" + esc(msg)},
+		{"GET", "/v1/event/" + escPath(msg)},
 		{"GET", "/v1/state/" + room + "?event_id=" + url.QueryEscape(msg)},
 		{"GET", "/v1/state_ids/" + room + "?event_id=" + url.QueryEscape(msg)},
-		{"GET", "/v1/event_auth/" + room + "/" + esc(join)},
+		{"GET", "/v1/event_auth/" + room + "/" + escPath(join)},
 		{"GET", "/v1/backfill/" + room + "?limit=5&v=" + url.QueryEscape(msg)},
 		{"POST", "/v1/get_missing_events/" + room},
 	}
@@ -93,13 +93,13 @@ func TestHistoryVisibilityOverFederation(t *testing.T) {
 	e.remoteJoin("@bob:" + remoteServer)
 	after := e.message("after")
 
-	if got := e.get(remoteServer, "/v1/event/"+esc(before)); got.status != 403 || got.errcode() != "M_FORBIDDEN" {
+	if got := e.get(remoteServer, "/v1/event/"+escPath(before)); got.status != 403 || got.errcode() != "M_FORBIDDEN" {
 		t.Fatalf("/event before the join: %d %s", got.status, got.raw)
 	}
-	if got := e.get(remoteServer, "/v1/event/"+esc(after)); got.status != 200 {
+	if got := e.get(remoteServer, "/v1/event/"+escPath(after)); got.status != 200 {
 		t.Fatalf("/event after the join: %d %s", got.status, got.raw)
 	}
-	resp := e.get(remoteServer, "/v1/backfill/"+esc(e.roomID)+"?limit=3&v="+url.QueryEscape(after))
+	resp := e.get(remoteServer, "/v1/backfill/"+escPath(e.roomID)+"?limit=3&v="+url.QueryEscape(after))
 	if resp.status != 200 {
 		t.Fatalf("backfill: %d %s", resp.status, resp.raw)
 	}
@@ -107,7 +107,7 @@ func TestHistoryVisibilityOverFederation(t *testing.T) {
 	if got := pduBodies(t, resp.body["pdus"]); !slices.Equal(got, []string{"after", "", ""}) {
 		t.Fatalf("backfill bodies %v", got)
 	}
-	if got := e.get(remoteServer, "/v1/state_ids/"+esc(e.roomID)+"?event_id="+url.QueryEscape(before)); got.status != 403 {
+	if got := e.get(remoteServer, "/v1/state_ids/"+escPath(e.roomID)+"?event_id="+url.QueryEscape(before)); got.status != 403 {
 		t.Fatalf("/state_ids at a hidden event: %d %s", got.status, got.raw)
 	}
 }
@@ -116,7 +116,7 @@ func TestServeStateAndStateIDs(t *testing.T) {
 	e := newReadEnv(t, nil)
 	join := e.remoteJoin("@bob:" + remoteServer)
 	msg := e.message("hi")
-	room := esc(e.roomID)
+	room := escPath(e.roomID)
 	ids := e.get(remoteServer, "/v1/state_ids/"+room+"?event_id="+url.QueryEscape(msg))
 	if ids.status != 200 {
 		t.Fatalf("state_ids: %d %s", ids.status, ids.raw)
@@ -146,7 +146,7 @@ func TestServeStateAndStateIDs(t *testing.T) {
 			}
 		}
 	}
-	if got := e.get(remoteServer, "/v1/state_ids/"+esc("!unknown:a.example")+"?event_id="+url.QueryEscape(msg)); got.status != 404 {
+	if got := e.get(remoteServer, "/v1/state_ids/"+escPath("!unknown:a.example")+"?event_id="+url.QueryEscape(msg)); got.status != 404 {
 		t.Errorf("unknown room: %d %s", got.status, got.raw)
 	}
 }
@@ -155,8 +155,8 @@ func TestServeEventAuth(t *testing.T) {
 	e := newReadEnv(t, nil)
 	join := e.remoteJoin("@bob:" + remoteServer)
 	create, _ := e.rs.CurrentStateEvent(t.Context(), e.roomID, "m.room.create", "")
-	room := esc(e.roomID)
-	resp := e.get(remoteServer, "/v1/event_auth/"+room+"/"+esc(join))
+	room := escPath(e.roomID)
+	resp := e.get(remoteServer, "/v1/event_auth/"+room+"/"+escPath(join))
 	if resp.status != 200 {
 		t.Fatalf("event_auth: %d %s", resp.status, resp.raw)
 	}
@@ -168,10 +168,10 @@ func TestServeEventAuth(t *testing.T) {
 	if !slices.Contains(types, "m.room.create") || !slices.Contains(types, "m.room.power_levels") || len(create.EventID()) == 0 {
 		t.Fatalf("auth chain types %v", types)
 	}
-	if got := e.get(remoteServer, "/v1/event_auth/"+room+"/"+esc("$nope")); got.status != 404 || got.errcode() != "M_NOT_FOUND" {
+	if got := e.get(remoteServer, "/v1/event_auth/"+room+"/"+escPath("$nope")); got.status != 404 || got.errcode() != "M_NOT_FOUND" {
 		t.Fatalf("unknown event: %d %s", got.status, got.raw)
 	}
-	if got := e.get(strangerName, "/v1/event_auth/"+room+"/"+esc(join)); got.status != 403 {
+	if got := e.get(strangerName, "/v1/event_auth/"+room+"/"+escPath(join)); got.status != 403 {
 		t.Fatalf("not in room: %d %s", got.status, got.raw)
 	}
 }
@@ -183,7 +183,7 @@ func TestServeBackfillBounds(t *testing.T) {
 	for _, b := range []string{"m1", "m2", "m3", "m4"} {
 		last = e.message(b)
 	}
-	room := esc(e.roomID)
+	room := escPath(e.roomID)
 	v := "&v=" + url.QueryEscape(last)
 	resp := e.get(remoteServer, "/v1/backfill/"+room+"?limit=2"+v)
 	if got := pduBodies(t, resp.body["pdus"]); resp.status != 200 || !slices.Equal(got, []string{"m4", "m3"}) {
@@ -227,7 +227,7 @@ func TestServeMissingEvents(t *testing.T) {
 	e.message("m2")
 	e.message("m3")
 	m4 := e.message("m4")
-	path := "/v1/get_missing_events/" + esc(e.roomID)
+	path := "/v1/get_missing_events/" + escPath(e.roomID)
 	resp := e.do(remoteServer, http.MethodPost, path, map[string]any{"earliest_events": []string{m1}, "latest_events": []string{m4}})
 	if got := pduBodies(t, resp.body["events"]); resp.status != 200 || !slices.Equal(got, []string{"m2", "m3"}) {
 		t.Fatalf("missing events: %d %v %s", resp.status, got, resp.raw)
@@ -268,12 +268,12 @@ func TestPolicyDenialStopsEgress(t *testing.T) {
 	e.remoteJoin("@bob:" + remoteServer)
 	msg := e.message("secret")
 	e.decider.allow = false
-	resp := e.get(remoteServer, "/v1/event/"+esc(msg))
+	resp := e.get(remoteServer, "/v1/event/"+escPath(msg))
 	if resp.status != 403 || resp.errcode() != "M_FORBIDDEN" || slices.Contains(pduBodies(t, resp.body["pdus"]), "secret") {
 		t.Fatalf("denied: %d %s", resp.status, resp.raw)
 	}
 	e.rt.Policy = nil // no decider configured: fail closed
-	if resp := e.get(remoteServer, "/v1/event/"+esc(msg)); resp.status != 403 {
+	if resp := e.get(remoteServer, "/v1/event/"+escPath(msg)); resp.status != 403 {
 		t.Fatalf("nil policy: %d %s", resp.status, resp.raw)
 	}
 }
