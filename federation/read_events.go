@@ -11,10 +11,10 @@ import (
 	"github.com/warbler-im/warbler/roomserver"
 )
 
-// maxServedAuthChain bounds the auth chain of one /state or /event_auth
+// readAuthChainLimit bounds the auth chain of one /state or /event_auth
 // answer: far above what real rooms have, well below what would exhaust
 // memory.
-const maxServedAuthChain = 100_000
+const readAuthChainLimit = 100_000
 
 // serveEvent implements GET /v1/event/{eventId}.
 func (rt *Routes) serveEvent(r *http.Request) (*Egress, error) {
@@ -83,7 +83,7 @@ func (rt *Routes) readStateRequest(r *http.Request) (stateRequest, error) {
 
 // authChainIDs is the auth chain of the events, bounded.
 func (rt *Routes) authChainIDs(ctx context.Context, ids []string) ([]string, error) {
-	chain, err := rt.Reads.Rooms.AuthChain(ctx, ids, maxServedAuthChain)
+	chain, err := rt.Reads.Rooms.AuthChain(ctx, ids, readAuthChainLimit)
 	if errors.Is(err, roomserver.ErrAuthChainTooLarge) {
 		return nil, mxcore.NewError(http.StatusInternalServerError, mxcore.ErrUnknown, "The auth chain is too large to serve")
 	}
