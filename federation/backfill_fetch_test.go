@@ -72,7 +72,7 @@ type joinedRemote struct {
 func newJoinedRemote(t *testing.T, e *readEnv, join string) *joinedRemote {
 	t.Helper()
 	ctx := t.Context()
-	db := openTestDB(t)
+	db := openReadTestDB(t)
 	_, priv, _ := ed25519.GenerateKey(nil)
 	rs, err := roomserver.New(db, roomserver.Config{ServerName: remoteServer, KeyID: "ed25519:x", PrivateKey: priv})
 	if err != nil {

@@ -24,7 +24,7 @@ const (
 	readServer   = "a.example"
 	remoteServer = "b.example"
 	strangerName = "c.example"
-	alice        = "@alice:" + readServer
+	readAlice    = "@alice:" + readServer
 )
 
 // readEnv is a homeserver (readServer) with one room created by alice,
@@ -44,13 +44,13 @@ type readEnv struct {
 
 func newReadEnv(t *testing.T, configure func(*Routes)) *readEnv {
 	t.Helper()
-	db := openTestDB(t)
+	db := openReadTestDB(t)
 	_, priv, _ := ed25519.GenerateKey(nil)
 	rs, err := roomserver.New(db, roomserver.Config{ServerName: readServer, KeyID: "ed25519:a", PrivateKey: priv})
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := rs.CreateRoom(t.Context(), roomserver.CreateRoomOptions{Creator: alice, RoomVersion: "10", Preset: roomserver.PresetPublicChat})
+	created, err := rs.CreateRoom(t.Context(), roomserver.CreateRoomOptions{Creator: readAlice, RoomVersion: "10", Preset: roomserver.PresetPublicChat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +66,12 @@ func newReadEnv(t *testing.T, configure func(*Routes)) *readEnv {
 	return &readEnv{t: t, db: db, rs: rs, rt: rt, router: rt.authenticatedRouter(), roomID: created.RoomID, remoteKey: remoteKey, localKey: priv, decider: decider}
 }
 
-// onPostgres switches openTestDB to PostgreSQL (TestReadsOnPostgres).
+// onPostgres switches openReadTestDB to PostgreSQL (TestReadsOnPostgres).
 var onPostgres bool
 
-// openTestDB opens a fresh database: SQLite, or PostgreSQL while
+// openReadTestDB opens a fresh database: SQLite, or PostgreSQL while
 // onPostgres is set.
-func openTestDB(t *testing.T) storage.Database {
+func openReadTestDB(t *testing.T) storage.Database {
 	t.Helper()
 	var db storage.Database
 	var err error
@@ -113,11 +113,11 @@ func (d *recordingDecider) last() policy.Input {
 	return d.inputs[len(d.inputs)-1]
 }
 
-// send has alice send an event to the room and returns its ID.
+// send has readAlice send an event to the room and returns its ID.
 func (e *readEnv) send(typ string, stateKey *string, content any) string {
 	e.t.Helper()
 	raw, _ := json.Marshal(content)
-	id, err := e.rs.SendEvent(e.t.Context(), roomserver.EventRequest{RoomID: e.roomID, Sender: alice, Type: typ, StateKey: stateKey, Content: raw})
+	id, err := e.rs.SendEvent(e.t.Context(), roomserver.EventRequest{RoomID: e.roomID, Sender: readAlice, Type: typ, StateKey: stateKey, Content: raw})
 	if err != nil {
 		e.t.Fatalf("send %s: %v", typ, err)
 	}

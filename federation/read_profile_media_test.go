@@ -18,12 +18,12 @@ import (
 func TestServeProfile(t *testing.T) {
 	e := newReadEnv(t, nil)
 	ctx := t.Context()
-	for _, u := range []string{alice, "@gone:" + readServer} {
+	for _, u := range []string{readAlice, "@gone:" + readServer} {
 		if err := e.db.CreateUser(ctx, storage.User{UserID: u}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := e.db.SetDisplayName(ctx, alice, "Alice"); err != nil {
+	if err := e.db.SetDisplayName(ctx, readAlice, "Alice"); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.db.DeactivateUser(ctx, "@gone:"+readServer); err != nil {
@@ -45,9 +45,9 @@ func TestServeProfile(t *testing.T) {
 		errcode    string
 		want       map[string]any
 	}{
-		{"whole profile", q(alice, ""), 200, "", map[string]any{"displayname": "Alice"}},
-		{"one field", q(alice, "displayname"), 200, "", map[string]any{"displayname": "Alice"}},
-		{"unset field", q(alice, "avatar_url"), 404, "M_NOT_FOUND", nil},
+		{"whole profile", q(readAlice, ""), 200, "", map[string]any{"displayname": "Alice"}},
+		{"one field", q(readAlice, "displayname"), 200, "", map[string]any{"displayname": "Alice"}},
+		{"unset field", q(readAlice, "avatar_url"), 404, "M_NOT_FOUND", nil},
 		{"unknown user", q("@nobody:"+readServer, ""), 404, "M_NOT_FOUND", nil},
 		{"deactivated user", q("@gone:"+readServer, ""), 404, "M_NOT_FOUND", nil},
 		{"user of another server", q("@bob:"+remoteServer, ""), 400, "M_INVALID_PARAM", nil},
@@ -65,7 +65,7 @@ func TestServeProfile(t *testing.T) {
 			}
 		})
 	}
-	if in := e.decider.last(); in.Action != policy.ActionServeProfile || in.UserID != alice || in.Server != remoteServer {
+	if in := e.decider.last(); in.Action != policy.ActionServeProfile || in.UserID != readAlice || in.Server != remoteServer {
 		t.Fatalf("policy input %+v", in)
 	}
 }
@@ -78,7 +78,7 @@ func (f fakeMedia) open(mediaID string) (MediaContent, error) {
 		return MediaContent{}, mxcore.NotFound("Media not found")
 	}
 	return MediaContent{
-		ContentType: "text/plain", Disposition: `attachment; filename="a.txt"`, Uploader: alice,
+		ContentType: "text/plain", Disposition: `attachment; filename="a.txt"`, Uploader: readAlice,
 		Body: closeCounter{Reader: bytes.NewReader([]byte("media bytes")), n: f.closed},
 	}, nil
 }
@@ -114,7 +114,7 @@ func TestServeMediaDownload(t *testing.T) {
 			t.Fatalf("%s: parts %q %q %v", path, meta, content, header)
 		}
 	}
-	if in := e.decider.last(); in.Action != policy.ActionServeMedia || in.UserID != alice || in.Route != "/_matrix/federation/v1/media/thumbnail/{mediaId}" {
+	if in := e.decider.last(); in.Action != policy.ActionServeMedia || in.UserID != readAlice || in.Route != "/_matrix/federation/v1/media/thumbnail/{mediaId}" {
 		t.Fatalf("policy input %+v", in)
 	}
 	if got := e.get(remoteServer, "/v1/media/download/missing"); got.status != 404 || got.errcode() != "M_NOT_FOUND" {
