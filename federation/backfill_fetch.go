@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -273,7 +274,7 @@ func sortFetchedByDepth(events []*mxcore.PDU) {
 	slices.SortStableFunc(events, func(a, b *mxcore.PDU) int { return cmp.Compare(a.Depth(), b.Depth()) })
 }
 
-// VerifyPDUSignatures checks the signatures a received event must carry:
+// verifyFetchedSignatures checks the signatures a received event must carry:
 // its sender's server, in room versions 1–2 also the server that named
 // its event ID, and for a restricted join the authorising server.
 func verifyFetchedSignatures(ctx context.Context, keys SignatureVerifier, pdu *mxcore.PDU) error {
@@ -295,12 +296,8 @@ func verifyFetchedSignatures(ctx context.Context, keys SignatureVerifier, pdu *m
 	return nil
 }
 
-// domainOf is the server part of a user or v1–2 event ID.
+// serverOfID is the server part of a user or v1–2 event ID.
 func serverOfID(id string) string {
-	for i := range len(id) {
-		if id[i] == ':' {
-			return id[i+1:]
-		}
-	}
-	return ""
+	_, server, _ := strings.Cut(id, ":")
+	return server
 }

@@ -179,7 +179,7 @@ func withoutUnsigned(raw []byte) (json.RawMessage, error) {
 	return json.Marshal(fields)
 }
 
-// pathParam returns a path parameter decoded (chi hands back escaped
+// readPathParam returns a path parameter decoded (chi hands back escaped
 // values when the request path has escapes that differ from the default
 // encoding, as event IDs with '/' or '+' do).
 func readPathParam(r *http.Request, name string) string {
