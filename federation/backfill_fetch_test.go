@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
 	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/policy"
 	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
 )
@@ -204,5 +206,37 @@ func TestBackfillWithoutReachableServers(t *testing.T) {
 	b.client.servers = nil
 	if n, err := b.backfill.Backfill(t.Context(), e.roomID, 10); n != 0 || err == nil {
 		t.Fatalf("unreachable: %d %v", n, err)
+	}
+}
+
+// TestOutlierStateIsServed: b.example holds the room's state from before
+// its join only as outliers; it still serves those events to a server in
+// the room (which may need them to authorise or fill a gap), but has no
+// state at them to serve.
+func TestOutlierStateIsServed(t *testing.T) {
+	e := newReadEnv(t, nil)
+	join := e.remoteJoin("@bob:" + remoteServer)
+	b := newJoinedRemote(t, e, join)
+	onB := (&Routes{Keys: &KeyServer{ServerName: remoteServer}, Policy: policy.AllowAll{}, Reads: &ReadSources{Rooms: b.rs, Events: b.db}}).authenticatedRouter()
+	pl, err := b.rs.CurrentStateEvent(t.Context(), e.roomID, "m.room.power_levels", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if infos, _ := b.rs.Events(t.Context(), []string{pl.EventID()}); len(infos) != 1 || !infos[0].Outlier {
+		t.Fatalf("power levels on b.example: %+v", infos)
+	}
+	ask := func(origin, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		onB.ServeHTTP(rec, httptest.NewRequestWithContext(WithOrigin(t.Context(), origin), "GET", path, nil))
+		return rec
+	}
+	if got := ask(readServer, "/v1/event/"+escPath(pl.EventID())); got.Code != 200 || !bytes.Contains(got.Body.Bytes(), []byte(`"m.room.power_levels"`)) {
+		t.Fatalf("outlier state event: %d %s", got.Code, got.Body)
+	}
+	if got := ask(strangerName, "/v1/event/"+escPath(pl.EventID())); got.Code != 403 {
+		t.Fatalf("outlier to a server not in the room: %d %s", got.Code, got.Body)
+	}
+	if got := ask(readServer, "/v1/state_ids/"+escPath(e.roomID)+"?event_id="+url.QueryEscape(pl.EventID())); got.Code != 404 {
+		t.Fatalf("state at an outlier: %d %s", got.Code, got.Body)
 	}
 }

@@ -102,8 +102,8 @@ func (rt *Routes) roomEvent(ctx context.Context, roomID, eventID string) (roomse
 }
 
 // checkVisible refuses an event origin may not see.
-func (rt *Routes) checkVisible(ctx context.Context, eventID, origin string) error {
-	visible, err := rt.Reads.Rooms.VisibleToServer(ctx, eventID, origin)
+func (rt *Routes) checkVisible(ctx context.Context, info roomserver.EventInfo, origin string) error {
+	visible, err := rt.visibleTo(ctx, info.Event.EventID(), info.Outlier, info.Event.StateKey() != nil, origin)
 	if err != nil {
 		return err
 	}
@@ -111,6 +111,17 @@ func (rt *Routes) checkVisible(ctx context.Context, eventID, origin string) erro
 		return mxcore.Forbidden("Server may not see this event")
 	}
 	return nil
+}
+
+// visibleTo applies history visibility. An outlier has no known state
+// to apply it with: an outlier state event (the room state and auth
+// chain a join brought) is served to servers in the room, which need such
+// events to authorise and fill gaps; other outliers are not.
+func (rt *Routes) visibleTo(ctx context.Context, eventID string, outlier, isState bool, origin string) (bool, error) {
+	if outlier {
+		return isState, nil
+	}
+	return rt.Reads.Rooms.VisibleToServer(ctx, eventID, origin)
 }
 
 // servedEvents returns the events in the federation format, in the
@@ -135,7 +146,7 @@ func (rt *Routes) servedEvents(ctx context.Context, ids []string, origin string,
 		}
 		redact := se.RedactedBecause != ""
 		if redactHidden && !redact {
-			visible, err := rt.Reads.Rooms.VisibleToServer(ctx, id, origin)
+			visible, err := rt.visibleTo(ctx, id, se.Outlier, se.StateKey != nil, origin)
 			if err != nil {
 				return nil, err
 			}

@@ -27,7 +27,7 @@ func (rt *Routes) serveEvent(r *http.Request) (*Egress, error) {
 	if err := rt.checkRoomAccess(ctx, roomID, origin); err != nil {
 		return nil, err
 	}
-	if err := rt.checkVisible(ctx, info.Event.EventID(), origin); err != nil {
+	if err := rt.checkVisible(ctx, info, origin); err != nil {
 		return nil, err
 	}
 	pdus, err := rt.servedEvents(ctx, []string{info.Event.EventID()}, origin, false)
@@ -59,10 +59,11 @@ func (rt *Routes) readStateRequest(r *http.Request) (stateRequest, error) {
 	if err := rt.checkRoomAccess(ctx, req.roomID, origin); err != nil {
 		return req, err
 	}
-	if _, err := rt.roomEvent(ctx, req.roomID, eventID); err != nil {
+	info, err := rt.roomEvent(ctx, req.roomID, eventID)
+	if err != nil {
 		return req, err
 	}
-	if err := rt.checkVisible(ctx, eventID, origin); err != nil {
+	if err := rt.checkVisible(ctx, info, origin); err != nil {
 		return req, err
 	}
 	state, err := rt.Reads.Rooms.StateAt(ctx, eventID, roomserver.StateBeforeEvent)

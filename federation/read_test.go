@@ -292,6 +292,7 @@ func TestReadsOnPostgres(t *testing.T) {
 		"event auth": TestServeEventAuth, "backfill bounds": TestServeBackfillBounds,
 		"missing events": TestServeMissingEvents, "profile": TestServeProfile,
 		"backfill fetch": TestBackfillFetchesHistoryBeforeTheJoin, "client backfill": TestClientMessagesBackfillsOverFederation,
+		"outlier state": TestOutlierStateIsServed,
 	} {
 		t.Run(name, scenario)
 	}
