@@ -46,17 +46,31 @@ type Backfiller struct {
 	Rooms      *roomserver.RoomServer
 	Timeline   TimelineReader
 
-	mu        sync.Mutex
-	exhausted map[string]string // room → earliest event no server could extend
+	// Now is the clock of the retry pause; nil means time.Now.
+	Now func() time.Time
+
+	mu    sync.Mutex
+	marks map[string]backfillMark // rooms not to ask about for now
+}
+
+// backfillMark says not to backfill a room while its earliest event is
+// still earliest: for good when every server had nothing before it, or
+// until retry after a failure.
+type backfillMark struct {
+	earliest string
+	retry    time.Time // zero: no server has anything earlier
 }
 
 // Bounds of one backfill: servers asked, the time it may take, and the
 // events a remote state answer may bring.
 const (
-	maxBackfillServers  = 3
-	backfillTimeout     = 20 * time.Second
-	maxBackfillState    = 50_000
-	maxExhaustedEntries = 10_000
+	maxBackfillServers = 3
+	backfillTimeout    = 20 * time.Second
+	maxBackfillState   = 50_000
+	maxBackfillMarks   = 10_000
+	// backfillRetryPause keeps clients paging at a room's start from
+	// sending a request to unreachable servers on every page.
+	backfillRetryPause = 30 * time.Second
 )
 
 // Backfill stores up to limit (at most MaxBackfillLimit) events of the
@@ -67,7 +81,7 @@ func (b *Backfiller) Backfill(ctx context.Context, roomID string, limit int) (in
 	ctx, cancel := context.WithTimeout(ctx, backfillTimeout)
 	defer cancel()
 	earliest, ok, err := b.gapAtStart(ctx, roomID)
-	if err != nil || !ok || b.isExhausted(roomID, earliest) {
+	if err != nil || !ok || b.paused(roomID, earliest) {
 		return 0, err
 	}
 	servers, err := b.Rooms.JoinedServers(ctx, roomID)
@@ -90,9 +104,11 @@ func (b *Backfiller) Backfill(ctx context.Context, roomID string, limit int) (in
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) == 0 {
-		b.markExhausted(roomID, earliest)
+	var retry time.Time // no errors: every server had nothing earlier
+	if len(errs) > 0 {
+		retry = b.now().Add(backfillRetryPause)
 	}
+	b.mark(roomID, backfillMark{earliest: earliest, retry: retry})
 	return 0, errors.Join(errs...)
 }
 
@@ -252,22 +268,30 @@ func (b *Backfiller) persistHistory(ctx context.Context, roomID string, history 
 	return stored, nil
 }
 
-func (b *Backfiller) isExhausted(roomID, earliest string) bool {
+// paused reports whether the room is marked with this earliest event.
+func (b *Backfiller) paused(roomID, earliest string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.exhausted[roomID] == earliest
+	m, ok := b.marks[roomID]
+	return ok && m.earliest == earliest && (m.retry.IsZero() || b.now().Before(m.retry))
 }
 
-// markExhausted remembers that no server had anything before earliest,
-// so paging at the room's start does not ask again until the room's
-// earliest event changes (or the bounded memory is cleared).
-func (b *Backfiller) markExhausted(roomID, earliest string) {
+// mark remembers a room not to ask about for now; the memory is bounded
+// by forgetting all marks when it is full.
+func (b *Backfiller) mark(roomID string, m backfillMark) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.exhausted == nil || len(b.exhausted) >= maxExhaustedEntries {
-		b.exhausted = map[string]string{}
+	if b.marks == nil || len(b.marks) >= maxBackfillMarks {
+		b.marks = map[string]backfillMark{}
 	}
-	b.exhausted[roomID] = earliest
+	b.marks[roomID] = m
+}
+
+func (b *Backfiller) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
 }
 
 func sortFetchedByDepth(events []*mxcore.PDU) {

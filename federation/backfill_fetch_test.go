@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 	"github.com/warbler-im/warbler/mxcore"
@@ -198,14 +199,29 @@ func TestBackfillDropsForgedEvents(t *testing.T) {
 	}
 }
 
-func TestBackfillWithoutReachableServers(t *testing.T) {
+// TestBackfillPausesAfterFailures: when no server answers, paging at the
+// room's start does not ask again until the pause is over.
+func TestBackfillPausesAfterFailures(t *testing.T) {
 	e := newReadEnv(t, nil)
 	e.message("h1")
 	join := e.remoteJoin("@bob:" + remoteServer)
 	b := newJoinedRemote(t, e, join)
-	b.client.servers = nil
-	if n, err := b.backfill.Backfill(t.Context(), e.roomID, 10); n != 0 || err == nil {
-		t.Fatalf("unreachable: %d %v", n, err)
+	b.client.servers[readServer] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	})
+	clock := newFakeClock()
+	b.backfill.Now = clock.Now
+	for i, step := range []struct {
+		advance  time.Duration
+		requests int
+	}{{0, 1}, {time.Second, 1}, {backfillRetryPause, 2}} {
+		clock.Advance(step.advance)
+		if n, err := b.backfill.Backfill(t.Context(), e.roomID, 10); n != 0 || (err == nil) != (i == 1) {
+			t.Fatalf("call %d: %d %v", i, n, err)
+		}
+		if len(b.client.paths) != step.requests {
+			t.Fatalf("after call %d: %d requests, want %d", i, len(b.client.paths), step.requests)
+		}
 	}
 }
 
