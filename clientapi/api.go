@@ -45,6 +45,9 @@ type API struct {
 	JWT *JWTVerifier
 	// Limits throttle registration and login; nil limiters do not limit.
 	Limits Limits
+	// Backfill fetches history from other servers for /messages; nil
+	// pages only through what is stored.
+	Backfill Backfiller
 	// Exclusive reports whether a user ID lies in an application service's
 	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
 	Exclusive func(userID string) bool

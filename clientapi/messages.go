@@ -56,7 +56,7 @@ func (a *API) getMessages(r *http.Request) (any, error) {
 	if err := a.checkMayRead(ctx, req.roomID, req.userID); err != nil {
 		return nil, err
 	}
-	page, err := a.paginate(ctx, req.roomID, req.userID, req.from, req.to, req.limit, req.backwards, req.filter)
+	page, err := a.paginateWithBackfill(ctx, req)
 	if err != nil {
 		return nil, err
 	}

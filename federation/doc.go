@@ -15,8 +15,19 @@
 //     server name as the spec prescribes (IP literal, explicit port,
 //     .well-known, SRV, port 8448) and the Client, which connects only to
 //     permitted addresses (internal/netguard) over verified TLS.
+//   - The policy seam for data leaving (egress.go): every route that
+//     serves room data, media, profiles or keys is registered through
+//     Routes.egress, which asks the policy Decider before anything is
+//     written; egress_test.go enumerates the routes so none can bypass it.
+//   - Reading endpoints (read*.go): /event, /state, /state_ids,
+//     /event_auth, /backfill, /get_missing_events, /query/profile and
+//     the media download and thumbnail, each checking the room's server
+//     ACL, the requesting server's membership and history visibility.
+//   - Fetching from other servers: remote media (media_fetch.go) and
+//     history for /messages (backfill_fetch.go), verified and persisted
+//     through the roomserver pipeline.
 //
-// Inbound transactions, joins, backfill and the outbound queues come next.
+// Inbound transactions, joins and the outbound queues come next.
 // They must not write room events themselves (everything goes through the
 // roomserver's persist pipeline) and must not serve room data, media,
 // profiles or device keys to another server without asking the residency

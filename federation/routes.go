@@ -7,6 +7,7 @@ import (
 	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/internal/version"
 	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/policy"
 )
 
 // Routes holds what the federation endpoints need.
@@ -22,6 +23,12 @@ type Routes struct {
 	// Inbound receives transactions (/send); nil leaves it out. It is
 	// mounted by MountOwnLimits, outside the generic body limit.
 	Inbound *Inbound
+	// Policy decides every egress of data (egress.go); nil denies.
+	Policy policy.Decider
+	// Reads is what the reading endpoints serve from; nil leaves them out.
+	Reads *ReadSources
+
+	egressRoutes map[string]policy.Action // routes registered through egress
 }
 
 // Mount registers the federation and key endpoints on r.
@@ -54,6 +61,7 @@ func (rt *Routes) authenticatedRouter() chi.Router {
 	r := chi.NewRouter()
 	r.NotFound(mxhttp.NotFound)
 	r.MethodNotAllowed(mxhttp.MethodNotAllowed)
+	rt.mountReads(r)
 	return r
 }
 

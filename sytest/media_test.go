@@ -143,7 +143,9 @@ func TestMediaErrors(t *testing.T) {
 		}{
 			{"unknown media", "GET", "/_matrix/client/v1/media/download/" + name + "/doesNotExist", token, 404, "M_NOT_FOUND"},
 			{"unknown media thumbnail", "GET", "/_matrix/client/v1/media/thumbnail/" + name + "/doesNotExist?width=32&height=32", token, 404, "M_NOT_FOUND"},
-			{"remote media", "GET", "/_matrix/client/v1/media/download/remote.example.org/abc", token, 404, "M_NOT_FOUND"},
+			{"remote media not fetched", "GET", "/_matrix/client/v1/media/download/remote.example.org/abc?allow_remote=false", token, 404, "M_NOT_FOUND"},
+			// .invalid names never resolve (RFC 6761): the origin cannot be reached.
+			{"remote media from an unreachable server", "GET", "/_matrix/client/v1/media/download/remote.invalid/abc", token, 502, "M_UNKNOWN"},
 			{"download without token", "GET", "/_matrix/client/v1/media/download/" + name + "/" + id, "", 401, "M_MISSING_TOKEN"},
 			{"thumbnail without token", "GET", "/_matrix/client/v1/media/thumbnail/" + name + "/" + id + "?width=32&height=32", "", 401, "M_MISSING_TOKEN"},
 			{"config without token", "GET", "/_matrix/client/v1/media/config", "", 401, "M_MISSING_TOKEN"},

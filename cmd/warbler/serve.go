@@ -104,6 +104,7 @@ func runServer(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer sender.Stop()
+	wireFederationReads(cfg, fed, db, rooms, api, mediaAPI)
 	handler := newRouter(cfg, db, api, mediaAPI, fed.Routes, reg)
 	servers, err := startListeners(cfg, handler, reg)
 	if err != nil {
