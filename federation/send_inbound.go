@@ -58,6 +58,7 @@ type InboundRooms interface {
 	Persist(ctx context.Context, roomID string, inputs []roomserver.InputEvent) ([]roomserver.InputResult, error)
 	ForwardExtremities(ctx context.Context, roomID string) ([]string, error)
 	Events(ctx context.Context, ids []string) ([]roomserver.EventInfo, error)
+	ServerAllowedInRoom(ctx context.Context, roomID, serverName string) (bool, error)
 }
 
 // InboundTxnStore remembers the responses to inbound transactions.

@@ -386,3 +386,25 @@ func TestInboundSendRefusesKeysExpiredAtTheEvent(t *testing.T) {
 		t.Errorf("event after its key's validity: result %+v, stored %v", r, p.stored(id) != nil)
 	}
 }
+
+// TestInboundSendHonoursServerACL: once the room's m.room.server_acl
+// denies the origin, its PDUs for the room are refused and not stored.
+func TestInboundSendHonoursServerACL(t *testing.T) {
+	p := newFedPair(t)
+	before := len(p.created.since(0))
+	empty := ""
+	if _, err := p.remote.SendEvent(t.Context(), roomserver.EventRequest{RoomID: p.roomID, Sender: "@alice:remote.test",
+		Type: "m.room.server_acl", StateKey: &empty, Content: []byte(`{"allow":["*"],"deny":["remote.test"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	p.ship(p.created.since(before))
+	msgs := p.say(1)
+	rec := p.send("acl1", txn(wire(t, msgs...)))
+	got := results(t, rec, rec.Body.String())
+	if r := got[msgs[0].EventID()]; r.Error == "" {
+		t.Errorf("a PDU from an ACL-denied server was accepted: %+v", r)
+	}
+	if p.stored(msgs[0].EventID()) != nil {
+		t.Error("a PDU from an ACL-denied server was stored")
+	}
+}

@@ -54,6 +54,17 @@ func (in *Inbound) processPDUs(ctx context.Context, origin string, raws []json.R
 		byRoom[pdu.RoomID()] = append(byRoom[pdu.RoomID()], pdu)
 	}
 	for _, roomID := range rooms {
+		allowed, err := in.cfg.Rooms.ServerAllowedInRoom(ctx, roomID, origin)
+		if err != nil {
+			return fmt.Errorf("%w: reading the server ACL of %s: %w", errInternal, roomID, err)
+		}
+		if !allowed {
+			// Server ACLs: a denied server's PDUs for the room are refused.
+			for _, pdu := range byRoom[roomID] {
+				results[pdu.EventID()] = pduResult{Error: "the room's server ACL denies " + origin}
+			}
+			continue
+		}
 		if err := in.persistRoom(ctx, origin, roomID, byRoom[roomID], results); err != nil {
 			return err
 		}
