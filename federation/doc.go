@@ -27,9 +27,17 @@
 //     history for /messages (backfill_fetch.go), verified and persisted
 //     through the roomserver pipeline.
 //
-// Inbound transactions, joins and the outbound queues come next.
-// They must not write room events themselves (everything goes through the
-// roomserver's persist pipeline) and must not serve room data, media,
-// profiles or device keys to another server without asking the residency
-// policy. Server signing keys are public and need no such decision.
+//   - Transactions (send_*.go, sender*.go, setup_send.go): inbound /send,
+//     idempotent per origin and transaction ID, checking each PDU
+//     (format, signatures, server ACL) and filling gaps before the
+//     roomserver pipeline persists it, with EDUs routed to registered
+//     handlers; and the outbound Sender, one persistent queue per
+//     destination with backoff, which asks the policy before each PDU or
+//     EDU leaves.
+//
+// The package must not write room events itself (everything goes through
+// the roomserver's persist pipeline) and must not serve room data, media,
+// profiles or device keys to another server, nor send them, without
+// asking the residency policy. Server signing keys are public and need no
+// such decision.
 package federation
