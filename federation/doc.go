@@ -6,23 +6,28 @@
 //     the X-Matrix Authorization header and the Authenticator middleware
 //     that verifies every incoming request under /_matrix/federation/ and
 //     puts the verified origin in the request context (Origin).
+//
 //   - Server keys (keys.go, keyring*.go, notary.go): publishing our own at
 //     /_matrix/key/v2/server; the Keyring, which fetches other servers'
 //     keys directly or through notaries, caches them in memory and storage
 //     and applies their validity rules (VerifyKeyAt, VerifyJSONFrom,
 //     VerifyEventFrom); and the notary endpoints /_matrix/key/v2/query.
+//
 //   - Discovery and transport (discovery*.go, client*.go): resolving a
 //     server name as the spec prescribes (IP literal, explicit port,
 //     .well-known, SRV, port 8448) and the Client, which connects only to
 //     permitted addresses (internal/netguard) over verified TLS.
+//
 //   - The policy seam for data leaving (egress.go): every route that
 //     serves room data, media, profiles or keys is registered through
 //     Routes.egress, which asks the policy Decider before anything is
 //     written; egress_test.go enumerates the routes so none can bypass it.
+//
 //   - Reading endpoints (read*.go): /event, /state, /state_ids,
 //     /event_auth, /backfill, /get_missing_events, /query/profile and
 //     the media download and thumbnail, each checking the room's server
 //     ACL, the requesting server's membership and history visibility.
+//
 //   - Fetching from other servers: remote media (media_fetch.go) and
 //     history for /messages (backfill_fetch.go), verified and persisted
 //     through the roomserver pipeline.
