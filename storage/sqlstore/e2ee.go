@@ -32,8 +32,9 @@ const (
 	qDelDeviceInbox = `DELETE FROM e2ee_to_device WHERE user_id = $1 AND device_id = $2`
 
 	qOTK       = `SELECT key_json FROM e2ee_one_time_keys WHERE user_id = $1 AND device_id = $2 AND key_id = $3`
-	qInsertOTK = `INSERT INTO e2ee_one_time_keys (user_id, device_id, algorithm, key_id, key_json)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, device_id, key_id) DO NOTHING`
+	qNextUploadSeq = `SELECT COALESCE(MAX(upload_seq), 0) + 1 FROM e2ee_one_time_keys WHERE user_id = $1 AND device_id = $2`
+	qInsertOTK     = `INSERT INTO e2ee_one_time_keys (user_id, device_id, algorithm, key_id, key_json, upload_seq)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, device_id, key_id) DO NOTHING`
 	qOTKCounts = `SELECT algorithm, COUNT(*) FROM e2ee_one_time_keys
 		WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm`
 	qUpsertFBK = `INSERT INTO e2ee_fallback_keys (user_id, device_id, algorithm, key_id, key_json, used)
@@ -42,7 +43,7 @@ const (
 	qUnusedFBKs = `SELECT algorithm FROM e2ee_fallback_keys
 		WHERE user_id = $1 AND device_id = $2 AND used = 0 ORDER BY algorithm`
 	qFirstOTK = `SELECT key_id, key_json FROM e2ee_one_time_keys
-		WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY key_id LIMIT 1`
+		WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY upload_seq, key_id LIMIT 1`
 	qTakeOTK = `DELETE FROM e2ee_one_time_keys WHERE user_id = $1 AND device_id = $2 AND key_id = $3`
 	qUseFBK  = `UPDATE e2ee_fallback_keys SET used = 1
 		WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 RETURNING key_id, key_json`
@@ -157,6 +158,10 @@ func keyAlgorithm(keyID string) string {
 // AddOneTimeKeys implements storage.E2EEStore.
 func (db *DB) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys []storage.OneTimeKey) error {
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		var seq int64
+		if err := tx.QueryRowContext(ctx, db.q(qNextUploadSeq), userID, deviceID).Scan(&seq); err != nil {
+			return err
+		}
 		for _, k := range keys {
 			var old string
 			err := tx.QueryRowContext(ctx, db.q(qOTK), userID, deviceID, k.KeyID).Scan(&old)
@@ -168,7 +173,7 @@ func (db *DB) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys 
 			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, db.q(qInsertOTK), userID, deviceID, keyAlgorithm(k.KeyID), k.KeyID, string(k.KeyJSON)); err != nil {
+			if _, err := tx.ExecContext(ctx, db.q(qInsertOTK), userID, deviceID, keyAlgorithm(k.KeyID), k.KeyID, string(k.KeyJSON), seq); err != nil {
 				return err
 			}
 		}

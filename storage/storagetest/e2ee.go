@@ -91,6 +91,10 @@ func testE2EEOneTimeKeys(t *testing.T, open Opener) {
 	if err != nil || counts["signed_curve25519"] != 2 || counts["curve25519"] != 1 || len(counts) != 2 {
 		t.Fatalf("counts %v %v (the failed upload must store nothing)", counts, err)
 	}
+	// Claimed in upload order: this later key comes after A and B.
+	if err := db.AddOneTimeKeys(ctx, "@a:x", "D", []storage.OneTimeKey{{KeyID: "signed_curve25519:0", KeyJSON: []byte(`{"key":"0"}`)}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.SetFallbackKeys(ctx, "@a:x", "D", []storage.OneTimeKey{{KeyID: "signed_curve25519:F", KeyJSON: []byte(`{"key":"f"}`)}}); err != nil {
 		t.Fatal(err)
 	}
@@ -99,14 +103,14 @@ func testE2EEOneTimeKeys(t *testing.T, open Opener) {
 	}
 	claim := []storage.KeyClaim{{UserID: "@a:x", DeviceID: "D", Algorithm: "signed_curve25519"}}
 	var got []string
-	for range 4 {
+	for range 5 {
 		c, err := db.ClaimKeys(ctx, claim)
 		if err != nil || len(c) != 1 {
 			t.Fatalf("claim: %+v %v", c, err)
 		}
 		got = append(got, c[0].KeyID)
 	}
-	if want := []string{"signed_curve25519:A", "signed_curve25519:B", "signed_curve25519:F", "signed_curve25519:F"}; !slices.Equal(got, want) {
+	if want := []string{"signed_curve25519:A", "signed_curve25519:B", "signed_curve25519:0", "signed_curve25519:F", "signed_curve25519:F"}; !slices.Equal(got, want) {
 		t.Errorf("claimed %v, want %v", got, want)
 	}
 	if types, _ := db.UnusedFallbackKeyTypes(ctx, "@a:x", "D"); len(types) != 0 {

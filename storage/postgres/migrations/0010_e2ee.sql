@@ -24,15 +24,18 @@ CREATE TABLE e2ee_device_keys (
 );
 
 -- key_id is "algorithm:id"; algorithm is kept apart for counting and claims.
+-- upload_seq numbers the device's /keys/upload calls: keys are claimed in
+-- upload order (keys of one call in key ID order).
 CREATE TABLE e2ee_one_time_keys (
-    user_id   TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    algorithm TEXT NOT NULL,
-    key_id    TEXT NOT NULL,
-    key_json  TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    device_id  TEXT NOT NULL,
+    algorithm  TEXT NOT NULL,
+    key_id     TEXT NOT NULL,
+    key_json   TEXT NOT NULL,
+    upload_seq BIGINT NOT NULL,
     PRIMARY KEY (user_id, device_id, key_id)
 );
-CREATE INDEX e2ee_one_time_keys_by_algorithm ON e2ee_one_time_keys (user_id, device_id, algorithm);
+CREATE INDEX e2ee_one_time_keys_by_algorithm ON e2ee_one_time_keys (user_id, device_id, algorithm, upload_seq, key_id);
 
 -- One fallback key per device and algorithm; used is 1 once claimed.
 CREATE TABLE e2ee_fallback_keys (
