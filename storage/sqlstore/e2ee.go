@@ -31,7 +31,7 @@ const (
 	qDelDeviceFBKs  = `DELETE FROM e2ee_fallback_keys WHERE user_id = $1 AND device_id = $2`
 	qDelDeviceInbox = `DELETE FROM e2ee_to_device WHERE user_id = $1 AND device_id = $2`
 
-	qOTK       = `SELECT key_json FROM e2ee_one_time_keys WHERE user_id = $1 AND device_id = $2 AND key_id = $3`
+	qOTK           = `SELECT key_json FROM e2ee_one_time_keys WHERE user_id = $1 AND device_id = $2 AND key_id = $3`
 	qNextUploadSeq = `SELECT COALESCE(MAX(upload_seq), 0) + 1 FROM e2ee_one_time_keys WHERE user_id = $1 AND device_id = $2`
 	qInsertOTK     = `INSERT INTO e2ee_one_time_keys (user_id, device_id, algorithm, key_id, key_json, upload_seq)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, device_id, key_id) DO NOTHING`
