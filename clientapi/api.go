@@ -22,6 +22,7 @@ type Store interface {
 	storage.RoomStore
 	storage.FilterStore
 	storage.AliasStore
+	storage.E2EEStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -46,6 +47,9 @@ type API struct {
 	// Exclusive reports whether a user ID lies in an application service's
 	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
 	Exclusive func(userID string) bool
+	// RemoteE2EE reaches other servers' users for keys and to-device
+	// messages (federation); nil until federation wires it.
+	RemoteE2EE RemoteE2EE
 
 	initOnce  sync.Once
 	uia       *uiaStore
@@ -132,6 +136,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 	r.Put("/profile/{userId}/{keyName}", a.handle(a.setProfileField))
 	r.Delete("/profile/{userId}/{keyName}", a.handle(a.deleteProfileField))
 	a.mountSync(r)
+	a.mountKeys(r)
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
 		a.mountRooms(r)

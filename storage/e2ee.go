@@ -155,12 +155,13 @@ type E2EEStore interface {
 	GetBackupVersion(ctx context.Context, userID, version string) (BackupVersion, error)
 	// UpdateBackupVersion replaces a version's auth data; ErrNotFound.
 	UpdateBackupVersion(ctx context.Context, userID, version string, authData []byte) error
-	// DeleteBackupVersion deletes a version and its keys; ErrNotFound.
+	// DeleteBackupVersion deletes a version and its keys. Deleting a
+	// deleted version again is not an error; ErrNotFound if it never was.
 	DeleteBackupVersion(ctx context.Context, userID, version string) error
 	// PutBackupKeys stores keys in the current version, keeping a stored
 	// session over a new one where the spec's rules prefer it (see
-	// BetterBackupKey). ErrNotFound if the version does not exist,
-	// ErrWrongBackupVersion if it is not the current one. It returns the
+	// BetterBackupKey). ErrNotFound if the user has no backup,
+	// ErrWrongBackupVersion if version is not the current one. It returns the
 	// version's etag and key count after the write.
 	PutBackupKeys(ctx context.Context, userID, version string, keys []BackupKey) (etag string, count int64, err error)
 	// BackupKeys reads a version's keys, of one room ("" for all) and one

@@ -18,6 +18,7 @@ const (
 		WHERE user_id = $1 AND version = $2 AND deleted = 0`
 	qUpdateBackup = `UPDATE e2ee_backup_versions SET auth_data = $3 WHERE user_id = $1 AND version = $2 AND deleted = 0`
 	qDeleteBackup = `UPDATE e2ee_backup_versions SET deleted = 1 WHERE user_id = $1 AND version = $2 AND deleted = 0`
+	qBackupExisted = `SELECT 1 FROM e2ee_backup_versions WHERE user_id = $1 AND version = $2`
 	qBumpETag     = `UPDATE e2ee_backup_versions SET etag = etag + 1 WHERE user_id = $1 AND version = $2`
 	qCountKeys    = `SELECT COUNT(*) FROM e2ee_backup_keys WHERE user_id = $1 AND version = $2`
 	qBackupKey    = `SELECT first_message_index, forwarded_count, is_verified FROM e2ee_backup_keys
@@ -112,33 +113,31 @@ func (db *DB) DeleteBackupVersion(ctx context.Context, userID, version string) e
 		return err
 	}
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		if err := execOne(ctx, tx, db.q(qDeleteBackup), userID, n); err != nil {
+		err := execOne(ctx, tx, db.q(qDeleteBackup), userID, n)
+		if errors.Is(err, storage.ErrNotFound) {
+			// Deleted before is fine; never created is not.
+			var one int
+			return notFound(tx.QueryRowContext(ctx, db.q(qBackupExisted), userID, n).Scan(&one))
+		}
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, db.q(qDeleteAllBackupKeys), userID, n)
+		_, err = tx.ExecContext(ctx, db.q(qDeleteAllBackupKeys), userID, n)
 		return err
 	})
 }
 
-// writableVersion checks that version exists and is the current one.
+// writableVersion checks that version is the current one: ErrNotFound
+// if the user has no backup, ErrWrongBackupVersion if it is another.
 func (db *DB) writableVersion(ctx context.Context, tx *sql.Tx, userID, version string) (int64, error) {
-	n, err := parseVersion(version)
-	if err != nil {
-		return 0, err
-	}
-	var alg, auth string
-	var etag int64
-	if err := tx.QueryRowContext(ctx, db.q(qBackup), userID, n).Scan(&alg, &auth, &etag); err != nil {
-		return 0, notFound(err)
-	}
 	current, err := db.resolveVersion(ctx, tx, userID, "")
 	if err != nil {
 		return 0, err
 	}
-	if current != n {
+	if n, err := parseVersion(version); err != nil || n != current {
 		return 0, storage.ErrWrongBackupVersion
 	}
-	return n, nil
+	return current, nil
 }
 
 // PutBackupKeys implements storage.E2EEStore.

@@ -297,8 +297,11 @@ func testE2EEBackup(t *testing.T, open Opener) {
 	if _, _, err := db.PutBackupKeys(ctx, "@a:x", v1, []storage.BackupKey{key}); !errors.Is(err, storage.ErrWrongBackupVersion) {
 		t.Errorf("write to the old version: %v", err)
 	}
-	if _, _, err := db.PutBackupKeys(ctx, "@a:x", "99", []storage.BackupKey{key}); !errors.Is(err, storage.ErrNotFound) {
+	if _, _, err := db.PutBackupKeys(ctx, "@a:x", "99", []storage.BackupKey{key}); !errors.Is(err, storage.ErrWrongBackupVersion) {
 		t.Errorf("write to an unknown version: %v", err)
+	}
+	if _, _, err := db.PutBackupKeys(ctx, "@nobackup:x", "1", []storage.BackupKey{key}); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("write without any backup: %v", err)
 	}
 	if cur, err := db.GetBackupVersion(ctx, "@a:x", ""); err != nil || cur.Version != v2 || string(cur.AuthData) != `{"a":2}` || cur.Count != 0 {
 		t.Errorf("current version %+v %v", cur, err)
@@ -315,8 +318,14 @@ func testE2EEBackup(t *testing.T, open Opener) {
 	if err := db.DeleteBackupVersion(ctx, "@a:x", v2); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.DeleteBackupVersion(ctx, "@a:x", v2); !errors.Is(err, storage.ErrNotFound) {
+	if err := db.DeleteBackupVersion(ctx, "@a:x", v2); err != nil {
 		t.Errorf("second delete: %v", err)
+	}
+	if err := db.DeleteBackupVersion(ctx, "@a:x", "77"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("delete of a version never created: %v", err)
+	}
+	if _, err := db.GetBackupVersion(ctx, "@a:x", v2); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a deleted version is still served: %v", err)
 	}
 	if cur, err := db.GetBackupVersion(ctx, "@a:x", ""); err != nil || cur.Version != v1 {
 		t.Errorf("after deleting v2 the current version is %+v %v, want %s", cur, err, v1)
