@@ -16,12 +16,12 @@ const (
 	qInsertBackup = `INSERT INTO e2ee_backup_versions (user_id, version, algorithm, auth_data) VALUES ($1, $2, $3, $4)`
 	qBackup       = `SELECT algorithm, auth_data, etag FROM e2ee_backup_versions
 		WHERE user_id = $1 AND version = $2 AND deleted = 0`
-	qUpdateBackup = `UPDATE e2ee_backup_versions SET auth_data = $3 WHERE user_id = $1 AND version = $2 AND deleted = 0`
-	qDeleteBackup = `UPDATE e2ee_backup_versions SET deleted = 1 WHERE user_id = $1 AND version = $2 AND deleted = 0`
+	qUpdateBackup  = `UPDATE e2ee_backup_versions SET auth_data = $3 WHERE user_id = $1 AND version = $2 AND deleted = 0`
+	qDeleteBackup  = `UPDATE e2ee_backup_versions SET deleted = 1 WHERE user_id = $1 AND version = $2 AND deleted = 0`
 	qBackupExisted = `SELECT 1 FROM e2ee_backup_versions WHERE user_id = $1 AND version = $2`
-	qBumpETag     = `UPDATE e2ee_backup_versions SET etag = etag + 1 WHERE user_id = $1 AND version = $2`
-	qCountKeys    = `SELECT COUNT(*) FROM e2ee_backup_keys WHERE user_id = $1 AND version = $2`
-	qBackupKey    = `SELECT first_message_index, forwarded_count, is_verified FROM e2ee_backup_keys
+	qBumpETag      = `UPDATE e2ee_backup_versions SET etag = etag + 1 WHERE user_id = $1 AND version = $2`
+	qCountKeys     = `SELECT COUNT(*) FROM e2ee_backup_keys WHERE user_id = $1 AND version = $2`
+	qBackupKey     = `SELECT first_message_index, forwarded_count, is_verified FROM e2ee_backup_keys
 		WHERE user_id = $1 AND version = $2 AND room_id = $3 AND session_id = $4`
 	qUpsertBackupKey = `INSERT INTO e2ee_backup_keys (user_id, version, room_id, session_id,
 		first_message_index, forwarded_count, is_verified, session_data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
