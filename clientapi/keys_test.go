@@ -83,7 +83,7 @@ func deviceKeys(t *testing.T, user, device string) (map[string]any, ed25519.Priv
 	obj := map[string]any{
 		"user_id": user, "device_id": device,
 		"algorithms": []string{"m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"},
-		"keys": map[string]any{"curve25519:" + device: "curve" + device, "ed25519:" + device: mxcore.EncodeBase64(pub)},
+		"keys":       map[string]any{"curve25519:" + device: "curve" + device, "ed25519:" + device: mxcore.EncodeBase64(pub)},
 	}
 	return signed(t, obj, user, "ed25519:"+device, priv), priv
 }
