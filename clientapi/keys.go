@@ -49,17 +49,17 @@ const (
 	maxChangesPerRun = 1000  // device list changes read for one sync
 )
 
-// mountKeys registers the E2EE endpoints. Guests may use the device key
-// and to-device endpoints (their devices take part in encrypted rooms);
-// cross-signing and key backup are for full accounts.
+// mountKeys registers the E2EE endpoints. Guests may upload, query and
+// claim keys and send to-device messages (the guest access module lists
+// these); the rest is for full accounts.
 func (a *API) mountKeys(r chi.Router) {
 	r.Post("/keys/upload", a.handle(a.uploadKeys))
 	r.Post("/keys/query", a.handle(a.queryKeys))
 	r.Post("/keys/claim", a.handle(a.claimKeys))
-	r.Get("/keys/changes", a.handle(a.keyChanges))
 	r.Put("/sendToDevice/{eventType}/{txnId}", a.handle(a.sendToDevice))
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
+		r.Get("/keys/changes", a.handle(a.keyChanges))
 		r.Post("/keys/device_signing/upload", a.handle(a.uploadCrossSigningKeys))
 		r.Post("/keys/signatures/upload", a.handle(a.uploadSignatures))
 		a.mountKeyBackup(r)
