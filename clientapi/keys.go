@@ -43,6 +43,7 @@ type RemoteKeys struct {
 // Bounds on what one request may ask of the key endpoints.
 const (
 	maxUploadKeys    = 200   // one-time plus fallback keys in one upload
+	maxStoredOTKs    = 1000  // unclaimed one-time keys kept per device
 	maxKeyIDLength   = 255   // "algorithm:id"
 	maxQueryUsers    = 1000  // users in one /keys/query or /keys/claim
 	maxQueryDevices  = 10000 // devices named in one /keys/query or /keys/claim
@@ -111,6 +112,9 @@ func (a *API) uploadKeys(r *http.Request) (any, error) {
 	}
 	ctx := r.Context()
 	if len(otks) > 0 {
+		if err := a.checkOTKRoom(ctx, sess.UserID, sess.DeviceID, len(otks)); err != nil {
+			return nil, err
+		}
 		if err := a.Store.AddOneTimeKeys(ctx, sess.UserID, sess.DeviceID, otks); errors.Is(err, storage.ErrConflict) {
 			return nil, mxcore.InvalidParam("A one-time key with this ID was already uploaded with different contents")
 		} else if err != nil {
@@ -134,6 +138,23 @@ func (a *API) uploadKeys(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"one_time_key_counts": counts}, nil
+}
+
+// checkOTKRoom refuses an upload that would keep more than maxStoredOTKs
+// unclaimed one-time keys for a device: clients keep about fifty.
+func (a *API) checkOTKRoom(ctx context.Context, userID, deviceID string, adding int) error {
+	counts, err := a.Store.OneTimeKeyCounts(ctx, userID, deviceID)
+	if err != nil {
+		return err
+	}
+	total := adding
+	for _, n := range counts {
+		total += n
+	}
+	if total > maxStoredOTKs {
+		return mxcore.InvalidParam("Too many unclaimed one-time keys for this device")
+	}
+	return nil
 }
 
 // otkCounts counts a device's one-time keys; signed_curve25519, the

@@ -415,3 +415,44 @@ func TestKeyBackup(t *testing.T) {
 	// Bob sees none of alice's backups.
 	e.do("GET", v3+"/room_keys/version/"+v, nil, e.bobToken).want(t, 404, "M_NOT_FOUND")
 }
+
+func TestOneTimeKeysPerDeviceAreBounded(t *testing.T) {
+	e := newKeysEnv(t)
+	n := 0
+	batch := func() map[string]any {
+		keys := map[string]any{}
+		for range maxUploadKeys {
+			keys[fmt.Sprintf("signed_curve25519:K%05d", n)] = otk(n)
+			n++
+		}
+		return map[string]any{"one_time_keys": keys}
+	}
+	for range maxStoredOTKs / maxUploadKeys {
+		e.do("POST", v3+"/keys/upload", batch(), e.aliceToken).want(t, 200, "")
+	}
+	e.do("POST", v3+"/keys/upload", batch(), e.aliceToken).want(t, 400, "M_INVALID_PARAM")
+	counts, _ := e.db.OneTimeKeyCounts(t.Context(), e.alice, e.aliceDevice)
+	if counts["signed_curve25519"] != maxStoredOTKs {
+		t.Errorf("stored %v, want %d", counts, maxStoredOTKs)
+	}
+}
+
+func TestLogoutDropsTheDevicesKeys(t *testing.T) {
+	e := newKeysEnv(t)
+	room := e.createRoom(e.alice, e.bob)
+	e.membership(room, e.bob, "join")
+	second := e.login("alice", "pw-alice-1", nil)
+	token2, device2 := second.str("access_token"), second.str("device_id")
+	dk, _ := deviceKeys(t, e.alice, device2)
+	e.do("POST", v3+"/keys/upload", map[string]any{"device_keys": dk, "one_time_keys": map[string]any{"curve25519:A": "k"}}, token2).want(t, 200, "")
+	since := e.sync(e.bobToken, nil).str("next_batch")
+	e.do("POST", v3+"/logout", map[string]any{}, token2).want(t, 200, "")
+	e.syncUntil(e.bobToken, since, func(r testResponse) bool { return listed(r, "changed", e.alice) })
+	keys, _ := e.db.DeviceKeys(t.Context(), []string{e.alice})
+	if _, ok := keys[e.alice][device2]; ok {
+		t.Error("the logged-out device's keys are still stored")
+	}
+	if counts, _ := e.db.OneTimeKeyCounts(t.Context(), e.alice, device2); len(counts) != 0 {
+		t.Errorf("the logged-out device's one-time keys are still stored: %v", counts)
+	}
+}

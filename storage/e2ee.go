@@ -92,8 +92,9 @@ type E2EEStore interface {
 	// DeviceKeys returns the stored device keys of the users, by user and
 	// device. Users without keys are missing from the map.
 	DeviceKeys(ctx context.Context, userIDs []string) (map[string]map[string][]byte, error)
-	// DeleteDeviceKeys removes a device's keys, one-time keys and fallback
-	// keys and records a DeviceListKeys change (a device went away).
+	// DeleteDeviceKeys removes a device's keys, one-time keys, fallback
+	// keys, pending to-device messages and remembered to-device txn IDs,
+	// and records a DeviceListKeys change (a device went away).
 	DeleteDeviceKeys(ctx context.Context, userID, deviceID string) (pos int64, err error)
 
 	// AddOneTimeKeys stores one-time keys. A key ID already stored with

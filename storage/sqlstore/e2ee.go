@@ -30,6 +30,7 @@ const (
 	qDelDeviceOTKs  = `DELETE FROM e2ee_one_time_keys WHERE user_id = $1 AND device_id = $2`
 	qDelDeviceFBKs  = `DELETE FROM e2ee_fallback_keys WHERE user_id = $1 AND device_id = $2`
 	qDelDeviceInbox = `DELETE FROM e2ee_to_device WHERE user_id = $1 AND device_id = $2`
+	qDelDeviceTxns  = `DELETE FROM e2ee_to_device_txns WHERE user_id = $1 AND device_id = $2`
 
 	qOTK           = `SELECT key_json FROM e2ee_one_time_keys WHERE user_id = $1 AND device_id = $2 AND key_id = $3`
 	qNextUploadSeq = `SELECT COALESCE(MAX(upload_seq), 0) + 1 FROM e2ee_one_time_keys WHERE user_id = $1 AND device_id = $2`
@@ -137,7 +138,7 @@ func scanKeyRows(rows *sql.Rows, fn func(name string, js []byte)) error {
 func (db *DB) DeleteDeviceKeys(ctx context.Context, userID, deviceID string) (int64, error) {
 	var pos int64
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{qDelDeviceKeys, qDelDeviceOTKs, qDelDeviceFBKs, qDelDeviceInbox} {
+		for _, q := range []string{qDelDeviceKeys, qDelDeviceOTKs, qDelDeviceFBKs, qDelDeviceInbox, qDelDeviceTxns} {
 			if _, err := tx.ExecContext(ctx, db.q(q), userID, deviceID); err != nil {
 				return err
 			}
