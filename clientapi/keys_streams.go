@@ -127,9 +127,27 @@ type deviceListStream struct {
 	mu       sync.Mutex
 	queue    []storage.DeviceListChange
 	draining bool
+	// idle is closed when the queued changes are written; nil while the
+	// queue is empty.
+	idle chan struct{}
 }
 
-func (s *deviceListStream) position(ctx context.Context) (int64, error) { return s.pos.get(ctx) }
+// position waits for queued membership changes to be written first: a
+// sync that sees a join in the room events stream then sees it here too,
+// and does not learn of it a sync later as a change of its own.
+func (s *deviceListStream) position(ctx context.Context) (int64, error) {
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return s.pos.get(ctx)
+}
 
 func (s *deviceListStream) add(ctx context.Context, read *streamRead, resp *syncResponse) error {
 	if read.Initial || read.From >= read.UpTo {
@@ -171,7 +189,9 @@ func (s *deviceListStream) OnNewEvents(roomID string, events []roomserver.Persis
 	s.mu.Lock()
 	s.queue = append(s.queue, changes...)
 	start := !s.draining
-	s.draining = true
+	if start {
+		s.draining, s.idle = true, make(chan struct{})
+	}
 	s.mu.Unlock()
 	if start {
 		go s.drain()
@@ -188,6 +208,8 @@ func (s *deviceListStream) drain() {
 		s.queue = nil
 		if len(batch) == 0 {
 			s.draining = false
+			close(s.idle)
+			s.idle = nil
 			s.mu.Unlock()
 			return
 		}
