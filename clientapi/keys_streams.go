@@ -259,6 +259,21 @@ func (a *API) forgetDevices(ctx context.Context, userID string, deviceIDs []stri
 	}
 }
 
+// forgetAccountKeys drops the device keys of a deactivated account, whose
+// devices are gone.
+func (a *API) forgetAccountKeys(ctx context.Context, userID string) {
+	keys, err := a.Store.DeviceKeys(ctx, []string{userID})
+	if err != nil {
+		slog.Warn("clientapi: dropping a deactivated account's keys", "err", err)
+		return
+	}
+	ids := make([]string, 0, len(keys[userID]))
+	for deviceID := range keys[userID] {
+		ids = append(ids, deviceID)
+	}
+	a.forgetDevices(ctx, userID, ids)
+}
+
 // deviceListDelta reads the device list stream in (from, upTo] for user:
 // changed are the users sharing a room with them whose keys changed or
 // who newly share one; left are those who no longer share any.

@@ -456,3 +456,14 @@ func TestLogoutDropsTheDevicesKeys(t *testing.T) {
 		t.Errorf("the logged-out device's one-time keys are still stored: %v", counts)
 	}
 }
+
+func TestDeactivationDropsDeviceKeys(t *testing.T) {
+	e := newKeysEnv(t)
+	dk, _ := deviceKeys(t, e.alice, e.aliceDevice)
+	e.do("POST", v3+"/keys/upload", map[string]any{"device_keys": dk}, e.aliceToken).want(t, 200, "")
+	session := e.do("POST", v3+"/account/deactivate", map[string]any{}, e.aliceToken).want(t, 401, "").str("session")
+	e.do("POST", v3+"/account/deactivate", map[string]any{"auth": passwordAuth(session, "alice", "pw-alice-1")}, e.aliceToken).want(t, 200, "")
+	if keys, _ := e.db.DeviceKeys(t.Context(), []string{e.alice}); len(keys) != 0 {
+		t.Errorf("a deactivated account's device keys are kept: %v", keys)
+	}
+}
