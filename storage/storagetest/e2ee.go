@@ -68,6 +68,17 @@ func testE2EEDeviceKeys(t *testing.T, open Opener) {
 	if limited, _ := db.DeviceListChanges(ctx, 0, p4, 2); len(limited) != 2 || limited[0].Pos != p1 {
 		t.Errorf("limited changes %+v", limited)
 	}
+	// Keys and stream positions survive a restart.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, open)
+	if pos, err := db.DeviceListPosition(ctx); err != nil || pos != p4 {
+		t.Errorf("position after reopen %d %v, want %d", pos, err, p4)
+	}
+	if keys, _ := db.DeviceKeys(ctx, []string{"@a:x"}); string(keys["@a:x"]["D2"]) != `{"k":2}` {
+		t.Errorf("keys after reopen %v", keys)
+	}
 }
 
 // testE2EEOneTimeKeys: uploads count by algorithm, a key ID is never
