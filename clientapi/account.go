@@ -107,6 +107,7 @@ func (a *API) deactivate(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.forgetAccountKeys(r.Context(), sess.userID)
 	// No third-party identifiers are ever bound, and the spec has the
 	// result be "success" when there is nothing to unbind.
 	return map[string]string{"id_server_unbind_result": "success"}, nil

@@ -24,6 +24,7 @@ type Store interface {
 	storage.FilterStore
 	storage.AliasStore
 	storage.SearchStore
+	storage.E2EEStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -51,6 +52,9 @@ type API struct {
 	// Exclusive reports whether a user ID lies in an application service's
 	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
 	Exclusive func(userID string) bool
+	// RemoteE2EE reaches other servers' users for keys and to-device
+	// messages (federation); nil until federation wires it.
+	RemoteE2EE RemoteE2EE
 
 	initOnce  sync.Once
 	uia       *uiaStore
@@ -138,6 +142,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 	r.Put("/profile/{userId}/{keyName}", a.handle(a.setProfileField))
 	r.Delete("/profile/{userId}/{keyName}", a.handle(a.deleteProfileField))
 	a.mountSync(r)
+	a.mountKeys(r)
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
 		a.mountRooms(r)

@@ -125,5 +125,6 @@ func (a *API) removeDevices(r *http.Request, deviceIDs []string, auth json.RawMe
 	if err != nil {
 		return nil, err
 	}
+	a.forgetDevices(r.Context(), accountID, deviceIDs)
 	return struct{}{}, nil
 }

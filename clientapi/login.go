@@ -240,6 +240,7 @@ func (a *API) logout(r *http.Request) (any, error) {
 	if err := a.Store.DeleteDevice(r.Context(), sess.UserID, sess.DeviceID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
+	a.forgetDevices(r.Context(), sess.UserID, []string{sess.DeviceID})
 	if err := a.Store.DeleteAccessToken(r.Context(), sess.TokenHash); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
@@ -260,6 +261,7 @@ func (a *API) logoutAll(r *http.Request) (any, error) {
 	if err := a.Store.DeleteDevices(r.Context(), sess.UserID, ids); err != nil {
 		return nil, err
 	}
+	a.forgetDevices(r.Context(), sess.UserID, ids)
 	if err := a.Store.DeleteUserAccessTokens(r.Context(), sess.UserID, ""); err != nil {
 		return nil, err
 	}

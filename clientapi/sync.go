@@ -45,6 +45,7 @@ type syncServer struct {
 func newSyncServer(a *API, store syncStore, f *filters) *syncServer {
 	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f}
 	a.Rooms.AddListener(s.notifier)
+	addE2EEStreams(a, s)
 	return s
 }
 

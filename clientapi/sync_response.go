@@ -15,6 +15,9 @@ type syncResponse struct {
 	ToDevice    syncList[any]   `json:"to_device"`
 	DeviceLists syncDeviceLists `json:"device_lists"`
 	OTKCounts   map[string]int  `json:"device_one_time_keys_count"`
+	// UnusedFallbackKeyTypes lists the algorithms of the device's fallback
+	// keys not yet claimed.
+	UnusedFallbackKeyTypes []string `json:"device_unused_fallback_key_types"`
 }
 
 type syncDeviceLists struct {
@@ -63,6 +66,8 @@ func newSyncResponse(next syncToken) *syncResponse {
 		ToDevice:    syncList[any]{Events: []any{}},
 		DeviceLists: syncDeviceLists{Changed: []string{}, Left: []string{}},
 		OTKCounts:   map[string]int{},
+
+		UnusedFallbackKeyTypes: []string{},
 	}
 }
 
