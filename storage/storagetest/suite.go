@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"Media", testMedia},
 		{"Filters", testFilters},
 		{"Aliases", testAliases},
+		{"RemoteInvites", testRemoteInvites},
 		{"NotFound", testNotFound},
 		{"Conflict", testConflict},
 		{"InvalidInput", testInvalidInput},
