@@ -46,6 +46,9 @@ type API struct {
 	// Exclusive reports whether a user ID lies in an application service's
 	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
 	Exclusive func(userID string) bool
+	// RemoteRooms reaches rooms through other servers; nil until
+	// federation is wired in, which keeps every room local.
+	RemoteRooms RemoteRooms
 
 	initOnce  sync.Once
 	uia       *uiaStore

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -90,4 +91,11 @@ func memberPathParam(r *http.Request, name string) string {
 		return d
 	}
 	return v
+}
+
+// participates reports whether a local user is joined to the room, so
+// this server follows its events and can build on its current state.
+func (m *Membership) participates(ctx context.Context, roomID string) bool {
+	servers, err := m.Rooms.JoinedServers(ctx, roomID)
+	return err == nil && slices.Contains(servers, m.ServerName)
 }

@@ -19,6 +19,9 @@ type Routes struct {
 	Auth *Authenticator
 	// WellKnownServer is the delegated "m.server" value; empty answers 404.
 	WellKnownServer string
+	// Membership serves joins, leaves, invites, knocks and the directory
+	// query; nil leaves them out.
+	Membership *Membership
 }
 
 // Mount registers the federation and key endpoints on r.
@@ -51,6 +54,7 @@ func (rt *Routes) authenticatedRouter() chi.Router {
 	r := chi.NewRouter()
 	r.NotFound(mxhttp.NotFound)
 	r.MethodNotAllowed(mxhttp.MethodNotAllowed)
+	rt.Membership.mount(r)
 	return r
 }
 

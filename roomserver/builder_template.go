@@ -139,3 +139,33 @@ func (s templateState) StateEvent(typ, stateKey string) Event {
 	}
 	return nil
 }
+
+// AuthorizeOnCurrentState checks a local event built with BuildEvent
+// against the room's current state without storing it: for an invite
+// that must be signed by the invitee's server before it can be persisted.
+func (rs *RoomServer) AuthorizeOnCurrentState(ctx context.Context, ev *mxcore.PDU) error {
+	room, err := rs.room(ctx, ev.RoomID())
+	if err != nil {
+		return err
+	}
+	state := templateState{}
+	var ids []string
+	for _, t := range AuthEventsNeededFor(ev) {
+		if id, ok := room.current.Get(t.Type, t.StateKey); ok {
+			ids = append(ids, id)
+		}
+	}
+	if room.version.RoomIDFromCreateEvent {
+		ids = append(ids, "$"+room.id[1:])
+	}
+	metas, err := rs.loadEvents(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, m := range metas {
+		if sk := m.pdu.StateKey(); sk != nil {
+			state[StateKeyTuple{m.pdu.Type(), *sk}] = m.pdu
+		}
+	}
+	return Authorize(ev, state)
+}

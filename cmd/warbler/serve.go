@@ -98,6 +98,7 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	wireMembership(cfg, db, key, rooms, api, fed)
 	handler := newRouter(cfg, db, api, mediaAPI, fed.Routes, reg)
 	servers, err := startListeners(cfg, handler, reg)
 	if err != nil {
