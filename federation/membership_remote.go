@@ -31,6 +31,11 @@ const maxJoinCandidates = 10
 // known here with its current state. content is the member event's
 // content (membership, displayname, avatar_url, reason).
 func (m *Membership) Join(ctx context.Context, userID, roomID string, servers []string, content []byte) error {
+	if inv, err := m.Store.RemoteInvite(ctx, roomID, userID); err == nil {
+		if u, err := mxcore.ParseUserID(inv.Sender); err == nil {
+			servers = append([]string{u.Server}, servers...)
+		}
+	}
 	return m.throughCandidates(ctx, roomID, userID, servers, policy.ActionJoin, func(server string) error {
 		return m.joinVia(ctx, server, userID, roomID, content)
 	})
