@@ -2,6 +2,8 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -119,4 +121,23 @@ func (a *API) roomTarget(r *http.Request) (roomID string, via []string, err erro
 	}
 	roomID, servers, err := a.remoteAlias(r.Context(), target)
 	return roomID, append(via, servers...), err
+}
+
+// inviteRemotes sends the invites of /createRoom's invitees on other
+// servers, which the roomserver leaves to the caller. The room exists
+// whatever happens to them, so a failed invite is logged, not returned.
+func (a *API) inviteRemotes(ctx context.Context, roomID, sender string, invitees []string, isDirect bool) {
+	if a.RemoteRooms == nil {
+		return
+	}
+	for _, invitee := range invitees {
+		content := map[string]any{"membership": "invite"}
+		if isDirect {
+			content["is_direct"] = true
+		}
+		raw, _ := json.Marshal(content)
+		if err := a.RemoteRooms.Invite(ctx, sender, roomID, invitee, raw); err != nil {
+			slog.WarnContext(ctx, "createRoom: remote invite failed", "room_id", roomID, "invitee", invitee, "err", err)
+		}
+	}
 }

@@ -65,6 +65,7 @@ func (a *API) createRoom(r *http.Request) (any, error) {
 	if err := a.reserveRoomAlias(r.Context(), alias, res.RoomID, s.UserID); err != nil {
 		return nil, err
 	}
+	a.inviteRemotes(r.Context(), res.RoomID, s.UserID, res.RemoteInvites, req.IsDirect)
 	return map[string]string{"room_id": res.RoomID}, nil
 }
 

@@ -31,12 +31,21 @@ type Membership struct {
 	Rooms      *roomserver.RoomServer
 	// Keys verifies the signatures of events other servers send.
 	Keys SignatureVerifier
-	// Client makes the requests of the joining side; nil leaves it out.
-	Client *Client
+	// Client makes the requests of the joining side (a *Client); nil
+	// leaves that side out.
+	Client MembershipRequester
 	Policy policy.Decider
 	Store  MembershipStore
 	Now    func() time.Time
 }
+
+// MembershipRequester sends signed requests to other servers; *Client is
+// one.
+type MembershipRequester interface {
+	Do(ctx context.Context, destination, method, path string, body any) (*Response, error)
+}
+
+var _ MembershipRequester = (*Client)(nil)
 
 // MembershipStore is the storage the membership endpoints use: local
 // aliases for the directory query and invites of local users into rooms

@@ -1,0 +1,423 @@
+package federation
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/roomserver"
+	"github.com/warbler-im/warbler/storage"
+)
+
+const (
+	resident = "resident.test"
+	joiner   = "joiner.test"
+	alice    = "@alice:resident.test"
+	bob      = "@bob:joiner.test"
+)
+
+func makePath(kind, roomID, userID string) string {
+	return "/_matrix/federation/v1/make_" + kind + "/" + url.PathEscape(roomID) + "/" + url.PathEscape(userID)
+}
+
+func TestMakeJoin(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res := w.servers[resident]
+	public := res.createRoom(t, alice, "public_chat")
+	private := res.createRoom(t, alice, "private_chat")
+	res.deny["denied.test"] = true
+	cases := []struct {
+		name, origin, roomID, userID, query string
+		status                              int
+		errcode                             string
+	}{
+		{"template", joiner, public, bob, "?ver=11&ver=12", http.StatusOK, ""},
+		{"unknown room", joiner, "!nowhere:resident.test", bob, "?ver=12", http.StatusNotFound, "M_NOT_FOUND"},
+		{"version not supported", joiner, public, bob, "?ver=10", http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
+		{"no versions means v1", joiner, public, bob, "", http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
+		{"user of another server", joiner, public, "@eve:elsewhere.test", "?ver=12", http.StatusForbidden, "M_FORBIDDEN"},
+		{"invite-only room", joiner, private, bob, "?ver=12", http.StatusForbidden, "M_FORBIDDEN"},
+		{"policy denies", "denied.test", public, "@eve:denied.test", "?ver=12", http.StatusForbidden, "M_FORBIDDEN"},
+		{"bad room ID", joiner, "nonsense", bob, "?ver=12", http.StatusBadRequest, "M_INVALID_PARAM"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := w.call(resident, tc.origin, "GET", makePath("join", tc.roomID, tc.userID)+tc.query, nil)
+			if tc.status != http.StatusOK {
+				wantMemberError(t, status, body, tc.status, tc.errcode)
+				if tc.errcode == "M_INCOMPATIBLE_ROOM_VERSION" && body.Get("room_version").Str != "12" {
+					t.Errorf("error lacks the room's version: %s", body.Raw)
+				}
+				return
+			}
+			ev := body.Get("event")
+			if status != http.StatusOK || body.Get("room_version").Str != "12" || ev.Get("type").Str != "m.room.member" ||
+				ev.Get("sender").Str != bob || ev.Get("state_key").Str != bob || ev.Get("content.membership").Str != "join" ||
+				len(ev.Get("prev_events").Array()) == 0 || len(ev.Get("auth_events").Array()) == 0 || ev.Get("signatures").Exists() {
+				t.Errorf("template: %d %s", status, body.Raw)
+			}
+		})
+	}
+}
+
+func TestJoinOverFederation(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res, join := w.servers[resident], w.servers[joiner]
+	roomID := res.createRoom(t, alice, "public_chat")
+	if err := join.m.Join(t.Context(), bob, roomID, []string{resident}, []byte(`{"displayname":"Bob"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.membership(t, roomID, bob); got != "join" {
+		t.Errorf("resident has bob as %q", got)
+	}
+	for _, user := range []string{alice, bob} {
+		if got := join.membership(t, roomID, user); got != "join" {
+			t.Errorf("joiner has %s as %q", user, got)
+		}
+	}
+	resState, _ := res.rooms.CurrentState(t.Context(), roomID)
+	joinState, _ := join.rooms.CurrentState(t.Context(), roomID)
+	if len(resState) != len(joinState) {
+		t.Errorf("the joiner's state has %d entries, the resident's %d", len(joinState), len(resState))
+	}
+	for i := range min(len(resState), len(joinState)) {
+		if resState[i] != joinState[i] {
+			t.Errorf("state differs: %v vs %v", resState[i], joinState[i])
+		}
+	}
+	ev, err := join.rooms.CurrentStateEvent(t.Context(), roomID, "m.room.member", bob)
+	if err != nil || gjson.GetBytes(ev.Content(), "displayname").Str != "Bob" {
+		t.Errorf("bob's join lacks his content: %v", err)
+	}
+	// Once in, a second user of the joiner's server joins there; the
+	// resident is not asked again to make that possible.
+	if !join.m.participates(t.Context(), roomID) {
+		t.Error("the joiner does not count itself in the room")
+	}
+}
+
+func TestJoinThroughCandidates(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res, join := w.servers[resident], w.servers[joiner]
+	roomID := res.createRoom(t, alice, "public_chat")
+	private := res.createRoom(t, alice, "private_chat")
+
+	join.deny[resident] = true
+	err := join.m.Join(t.Context(), bob, roomID, []string{resident}, nil)
+	if !isMatrixError(err, http.StatusForbidden, "M_FORBIDDEN") || res.requests[makePath("join", roomID, bob)] != 0 {
+		t.Errorf("join through a server the policy denies: %v (requests %v)", err, res.requests)
+	}
+	delete(join.deny, resident)
+
+	err = join.m.Join(t.Context(), bob, private, []string{"down.test", resident}, nil)
+	if !isMatrixError(err, http.StatusForbidden, "M_FORBIDDEN") {
+		t.Errorf("join of an invite-only room: %v", err)
+	}
+	if err := join.m.Join(t.Context(), bob, roomID, []string{joiner}, nil); !isMatrixError(err, http.StatusNotFound, "M_NOT_FOUND") {
+		t.Errorf("join with only ourselves to ask: %v", err)
+	}
+	if err := join.m.Join(t.Context(), bob, roomID, []string{"down.test", resident}, nil); err != nil {
+		t.Errorf("join after an unreachable candidate: %v", err)
+	}
+}
+
+func isMatrixError(err error, status int, errcode string) bool {
+	var e *mxcore.Error
+	return errors.As(err, &e) && e.Status == status && e.ErrCode == errcode
+}
+
+// signedMembership asks the resident for a template and signs it as the
+// joiner would, for the send_* error cases.
+func signedMembership(t *testing.T, w *memberWorld, membership, roomID, userID string) *mxcore.PDU {
+	t.Helper()
+	ev, _, err := w.servers[joiner].m.makeAndSign(t.Context(), resident, membership, userID, roomID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func sendPath(endpoint, roomID, eventID string) string {
+	return "/_matrix/federation/" + endpoint + "/" + url.PathEscape(roomID) + "/" + url.PathEscape(eventID)
+}
+
+func TestSendJoinRefuses(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner, "other.test")
+	res := w.servers[resident]
+	roomID := res.createRoom(t, alice, "public_chat")
+	ev := signedMembership(t, w, "join", roomID, bob)
+	tampered := strings.Replace(string(ev.JSON()), `"membership":"join"`, `"membership":"join","x":1`, 1)
+	otherKey := w.servers["other.test"].m
+	forged, _ := otherKey.hashAndSign(stripSignatures(t, ev.JSON()), ev.Version())
+
+	cases := []struct {
+		name, origin, roomID, eventID string
+		body                          any
+		status                        int
+		errcode                       string
+	}{
+		{"not an event", joiner, roomID, ev.EventID(), json.RawMessage(`{"type":1}`), http.StatusBadRequest, "M_BAD_JSON"},
+		{"other event ID in path", joiner, roomID, "$other", json.RawMessage(ev.JSON()), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"unknown room", joiner, "!nowhere:resident.test", ev.EventID(), json.RawMessage(ev.JSON()), http.StatusNotFound, "M_NOT_FOUND"},
+		{"origin is not the sender's server", "other.test", roomID, ev.EventID(), json.RawMessage(ev.JSON()), http.StatusForbidden, "M_FORBIDDEN"},
+		{"content does not match its hash", joiner, roomID, ev.EventID(), json.RawMessage(tampered), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"signed by another server", joiner, roomID, forged.EventID(), json.RawMessage(forged.JSON()), http.StatusForbidden, "M_FORBIDDEN"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := w.call(resident, tc.origin, "PUT", sendPath("v2/send_join", tc.roomID, tc.eventID), tc.body)
+			wantMemberError(t, status, body, tc.status, tc.errcode)
+		})
+	}
+	t.Run("a leave is not a join", func(t *testing.T) {
+		asLeave := strings.Replace(string(stripSignatures(t, ev.JSON())), `"membership":"join"`, `"membership":"leave"`, 1)
+		leave, err := w.servers[joiner].m.hashAndSign([]byte(asLeave), ev.Version())
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body := w.call(resident, joiner, "PUT", sendPath("v2/send_join", roomID, leave.EventID()), json.RawMessage(leave.JSON()))
+		wantMemberError(t, status, body, http.StatusBadRequest, "M_INVALID_PARAM")
+	})
+	if got := res.membership(t, roomID, bob); got != "" {
+		t.Errorf("refused joins left bob as %q", got)
+	}
+	t.Run("accepted", func(t *testing.T) {
+		status, body := w.call(resident, joiner, "PUT", sendPath("v2/send_join", roomID, ev.EventID()), json.RawMessage(ev.JSON()))
+		if status != http.StatusOK || body.Get("origin").Str != resident || body.Get("members_omitted").Bool() ||
+			len(body.Get("state").Array()) == 0 || len(body.Get("auth_chain").Array()) == 0 {
+			t.Fatalf("send_join: %d %s", status, body.Raw)
+		}
+		for _, s := range body.Get("state").Array() {
+			if s.Get("event_id").Str == ev.EventID() || s.Get("state_key").Str == bob {
+				t.Error("the state before the join holds the join")
+			}
+		}
+	})
+}
+
+// stripSignatures removes an event's hashes and signatures.
+func stripSignatures(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatal(err)
+	}
+	delete(fields, "signatures")
+	delete(fields, "hashes")
+	out, _ := json.Marshal(fields)
+	return out
+}
+
+func TestLeaveOverFederation(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res, join := w.servers[resident], w.servers[joiner]
+	roomID := res.createRoom(t, alice, "public_chat")
+	status, body := w.call(resident, joiner, "GET", makePath("leave", roomID, bob), nil)
+	wantMemberError(t, status, body, http.StatusForbidden, "M_FORBIDDEN") // not in the room: nothing to leave
+	status, body = w.call(resident, joiner, "GET", makePath("leave", "!nowhere:resident.test", bob), nil)
+	wantMemberError(t, status, body, http.StatusNotFound, "M_NOT_FOUND")
+	status, body = w.call(resident, joiner, "GET", makePath("leave", roomID, alice), nil)
+	wantMemberError(t, status, body, http.StatusForbidden, "M_FORBIDDEN")
+
+	if err := join.m.Join(t.Context(), bob, roomID, []string{resident}, nil); err != nil {
+		t.Fatal(err)
+	}
+	status, body = w.call(resident, joiner, "GET", makePath("leave", roomID, bob), nil)
+	if status != http.StatusOK || body.Get("room_version").Str != "12" || body.Get("event.content.membership").Str != "leave" {
+		t.Errorf("make_leave: %d %s", status, body.Raw)
+	}
+	if err := join.m.Leave(t.Context(), bob, roomID, memberContentJSON("leave")); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.membership(t, roomID, bob); got != "leave" {
+		t.Errorf("resident has bob as %q after his leave", got)
+	}
+	if got := join.membership(t, roomID, bob); got != "leave" {
+		t.Errorf("joiner has bob as %q after his leave", got)
+	}
+	if join.m.participates(t.Context(), roomID) {
+		t.Error("the joiner still counts itself in the room")
+	}
+}
+
+func TestInviteOverFederation(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res, join := w.servers[resident], w.servers[joiner]
+	roomID := res.createRoom(t, alice, "private_chat")
+	if err := res.m.Invite(t.Context(), alice, roomID, bob, memberContentJSON("invite")); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.membership(t, roomID, bob); got != "invite" {
+		t.Errorf("resident has bob as %q", got)
+	}
+	inv, err := join.db.RemoteInvite(t.Context(), roomID, bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Sender != alice || inv.RoomVersion != "12" || !gjson.GetBytes(inv.Event, "signatures."+strings.ReplaceAll(joiner, ".", `\.`)).Exists() {
+		t.Errorf("stored invite: %+v", inv)
+	}
+	if !strings.Contains(string(inv.InviteState), "m.room.create") || !strings.Contains(string(inv.InviteState), "m.room.name") {
+		t.Errorf("invite state: %s", inv.InviteState)
+	}
+	// Joining through the invite needs no servers named: the inviter's is
+	// asked, and the invite is then done with.
+	if err := join.m.Join(t.Context(), bob, roomID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.membership(t, roomID, bob); got != "join" {
+		t.Errorf("resident has bob as %q after his join", got)
+	}
+	if _, err := join.db.RemoteInvite(t.Context(), roomID, bob); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("invite kept after the join: %v", err)
+	}
+}
+
+func TestInviteRejectedOverFederation(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res, join := w.servers[resident], w.servers[joiner]
+	roomID := res.createRoom(t, alice, "private_chat")
+	if err := res.m.Invite(t.Context(), alice, roomID, bob, memberContentJSON("invite")); err != nil {
+		t.Fatal(err)
+	}
+	if err := join.m.Leave(t.Context(), bob, roomID, memberContentJSON("leave")); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.membership(t, roomID, bob); got != "leave" {
+		t.Errorf("resident has bob as %q after the rejection", got)
+	}
+	if _, err := join.db.RemoteInvite(t.Context(), roomID, bob); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("invite kept after the rejection: %v", err)
+	}
+	if err := join.m.Leave(t.Context(), bob, "!unknown:nowhere.test", nil); err == nil {
+		t.Error("leaving a room no server is known for succeeded")
+	}
+}
+
+func TestReceiveInviteRefuses(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res := w.servers[resident]
+	roomID := res.createRoom(t, alice, "private_chat")
+	build := func(target string) *mxcore.PDU {
+		ev, err := res.rooms.BuildEvent(t.Context(), roomserver.EventRequest{RoomID: roomID, Sender: alice, Type: "m.room.member", StateKey: &target, Content: memberContentJSON("invite")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	invite, notOurs := build(bob), build("@carol:elsewhere.test")
+	joinEv, _ := res.rooms.BuildEvent(t.Context(), roomserver.EventRequest{RoomID: roomID, Sender: alice, Type: "m.room.member", StateKey: ptr(alice), Content: memberContentJSON("join")})
+	body := func(ev *mxcore.PDU, ver string) map[string]any {
+		return map[string]any{"room_version": ver, "event": json.RawMessage(ev.JSON())}
+	}
+	path := func(ev *mxcore.PDU) string { return sendPath("v2/invite", roomID, ev.EventID()) }
+	cases := []struct {
+		name, origin, path string
+		body               any
+		status             int
+		errcode            string
+	}{
+		{"unsupported room version", resident, path(invite), body(invite, "99"), http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
+		{"no event", resident, path(invite), map[string]any{"room_version": "12"}, http.StatusBadRequest, "M_MISSING_PARAM"},
+		{"invitee of another server", resident, path(notOurs), body(notOurs, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"sender not of the origin", "other.test", path(invite), body(invite, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"not an invite", resident, path(joinEv), body(joinEv, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"path names another event", resident, sendPath("v2/invite", roomID, "$other"), body(invite, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"not JSON", resident, path(invite), json.RawMessage(`[1]`), http.StatusBadRequest, "M_NOT_JSON"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, resp := w.call(joiner, tc.origin, "PUT", tc.path, tc.body)
+			wantMemberError(t, status, resp, tc.status, tc.errcode)
+		})
+	}
+	if invs, _ := w.servers[joiner].db.RemoteInvitesForUser(t.Context(), bob, 10); len(invs) != 0 {
+		t.Errorf("refused invites were stored: %v", invs)
+	}
+	t.Run("forged signature", func(t *testing.T) {
+		forged := strings.Replace(string(invite.JSON()), `"signatures":{"resident.test":{"ed25519:res":"`, `"signatures":{"resident.test":{"ed25519:res":"AAAA`, 1)
+		status, resp := w.call(joiner, resident, "PUT", path(invite), map[string]any{"room_version": "12", "event": json.RawMessage(forged)})
+		wantMemberError(t, status, resp, http.StatusBadRequest, "M_INVALID_PARAM")
+	})
+}
+
+func ptr(s string) *string { return &s }
+
+func TestKnockOverFederation(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res, join := w.servers[resident], w.servers[joiner]
+	knockRoom := res.createRoom(t, alice, "private_chat", roomserver.InitialStateEvent{Type: "m.room.join_rules", Content: []byte(`{"join_rule":"knock"}`)})
+	public := res.createRoom(t, alice, "public_chat")
+	status, body := w.call(resident, joiner, "GET", makePath("knock", knockRoom, bob), nil)
+	wantMemberError(t, status, body, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION")
+	status, body = w.call(resident, joiner, "GET", makePath("knock", public, bob)+"?ver=12", nil)
+	wantMemberError(t, status, body, http.StatusForbidden, "M_FORBIDDEN")
+	status, body = w.call(resident, joiner, "GET", makePath("knock", "!nowhere:resident.test", bob)+"?ver=12", nil)
+	wantMemberError(t, status, body, http.StatusNotFound, "M_NOT_FOUND")
+
+	if err := join.m.Knock(t.Context(), bob, knockRoom, []string{resident}, []byte(`{"reason":"let me in"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.membership(t, knockRoom, bob); got != "knock" {
+		t.Errorf("resident has bob as %q after his knock", got)
+	}
+	// A knocker may rescind the knock with a leave, which send_knock
+	// does not take.
+	ev := signedMembership(t, w, "leave", knockRoom, bob)
+	status, body = w.call(resident, joiner, "PUT", sendPath("v1/send_knock", knockRoom, ev.EventID()), json.RawMessage(ev.JSON()))
+	wantMemberError(t, status, body, http.StatusBadRequest, "M_INVALID_PARAM")
+}
+
+func TestSendKnockAnswersRoomState(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res := w.servers[resident]
+	roomID := res.createRoom(t, alice, "private_chat", roomserver.InitialStateEvent{Type: "m.room.join_rules", Content: []byte(`{"join_rule":"knock"}`)})
+	ev := signedMembership(t, w, "knock", roomID, bob)
+	status, body := w.call(resident, joiner, "PUT", sendPath("v1/send_knock", roomID, ev.EventID()), json.RawMessage(ev.JSON()))
+	if status != http.StatusOK {
+		t.Fatalf("send_knock: %d %s", status, body.Raw)
+	}
+	types := map[string]bool{}
+	for _, s := range body.Get("knock_room_state").Array() {
+		types[s.Get("type").Str] = true
+	}
+	if !types["m.room.create"] || !types["m.room.join_rules"] || !types["m.room.name"] {
+		t.Errorf("knock_room_state: %s", body.Get("knock_room_state").Raw)
+	}
+}
+
+func TestQueryDirectory(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res, join := w.servers[resident], w.servers[joiner]
+	roomID := res.createRoom(t, alice, "public_chat")
+	if err := res.db.CreateAlias(t.Context(), "#fed:resident.test", roomID, alice); err != nil {
+		t.Fatal(err)
+	}
+	q := func(alias string) string {
+		return "/_matrix/federation/v1/query/directory?" + url.Values{"room_alias": {alias}}.Encode()
+	}
+	status, body := w.call(resident, joiner, "GET", q("#fed:resident.test"), nil)
+	if status != http.StatusOK || body.Get("room_id").Str != roomID || body.Get("servers.0").Str != resident {
+		t.Errorf("query: %d %s", status, body.Raw)
+	}
+	status, body = w.call(resident, joiner, "GET", q("#nonesuch:resident.test"), nil)
+	wantMemberError(t, status, body, http.StatusNotFound, "M_NOT_FOUND")
+	status, body = w.call(resident, joiner, "GET", q("#fed:elsewhere.test"), nil)
+	wantMemberError(t, status, body, http.StatusNotFound, "M_NOT_FOUND")
+	status, body = w.call(resident, joiner, "GET", q("nonsense"), nil)
+	wantMemberError(t, status, body, http.StatusBadRequest, "M_INVALID_PARAM")
+
+	got, servers, err := join.m.ResolveAlias(t.Context(), "#fed:resident.test")
+	if err != nil || got != roomID || len(servers) == 0 || servers[0] != resident {
+		t.Errorf("ResolveAlias: %s %v %v", got, servers, err)
+	}
+	if _, _, err := join.m.ResolveAlias(t.Context(), "#nonesuch:resident.test"); !isMatrixError(err, http.StatusNotFound, "M_NOT_FOUND") {
+		t.Errorf("ResolveAlias of a missing alias: %v", err)
+	}
+}
