@@ -42,9 +42,15 @@ func (a *API) participates(ctx context.Context, roomID string) bool {
 	return err == nil && slices.Contains(servers, a.ServerName)
 }
 
-// joinRemote joins through other servers: the via servers the client
-// named, then the room ID's server, then those a stale state lists.
-func (a *API) joinRemote(ctx context.Context, roomID, userID string, via []string, content []byte) error {
+// joinRemotely decides whether a join must go through other servers:
+// no user of this server is in the room, and some other server may be
+// (the client named one, the room ID names one, a stale state lists
+// one, or the user holds an invite from one). handled is false when the
+// join is to be made here.
+func (a *API) joinRemotely(ctx context.Context, roomID, userID string, via []string, content []byte) (handled bool, err error) {
+	if a.RemoteRooms == nil || a.participates(ctx, roomID) {
+		return false, nil
+	}
 	servers := slices.Clone(via)
 	if r, err := mxcore.ParseRoomID(roomID); err == nil && r.Server != "" {
 		servers = append(servers, r.Server)
@@ -52,7 +58,15 @@ func (a *API) joinRemote(ctx context.Context, roomID, userID string, via []strin
 	if known, err := a.Rooms.JoinedServers(ctx, roomID); err == nil {
 		servers = append(servers, known...)
 	}
-	return a.RemoteRooms.Join(ctx, userID, roomID, servers, content)
+	servers = slices.DeleteFunc(servers, func(s string) bool { return s == a.ServerName })
+	pending, err := a.RemoteRooms.PendingInvite(ctx, roomID, userID)
+	if err != nil {
+		return false, err
+	}
+	if len(servers) == 0 && !pending {
+		return false, nil
+	}
+	return true, a.RemoteRooms.Join(ctx, userID, roomID, servers, content)
 }
 
 // remoteAlias resolves an alias of another server.

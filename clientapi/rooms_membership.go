@@ -60,8 +60,7 @@ func (a *API) joinRoom(r *http.Request) (any, error) {
 }
 
 // join joins a room: here when a user of this server is in it (or no
-// other server is known to be), else through the servers in via and
-// those the room ID and a stale state name.
+// other server is known to be), else through other servers.
 func (a *API) join(r *http.Request, roomID string, via []string) (any, error) {
 	if _, err := mxcore.ParseRoomID(roomID); err != nil {
 		return nil, mxcore.InvalidParam("Invalid room ID: " + roomID)
@@ -77,8 +76,8 @@ func (a *API) join(r *http.Request, roomID string, via []string) (any, error) {
 	if err != nil && !unknown {
 		return nil, err
 	}
-	if a.RemoteRooms != nil && (unknown || !a.participates(ctx, roomID) && a.hasOtherServers(ctx, roomID)) {
-		if err := a.joinRemote(ctx, roomID, userID, via, a.memberContent(ctx, userID, "join", body.Reason)); err != nil {
+	if handled, err := a.joinRemotely(ctx, roomID, userID, via, a.memberContent(ctx, userID, "join", body.Reason)); handled || err != nil {
+		if err != nil {
 			return nil, err
 		}
 		return map[string]string{"room_id": roomID}, nil

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -29,6 +30,8 @@ import (
 type memberWorld struct {
 	t       *testing.T
 	servers map[string]*memberServer
+	// tamperSendJoin, when set, rewrites send_join answers on the way.
+	tamperSendJoin func(body []byte) []byte
 }
 
 type memberServer struct {
@@ -43,6 +46,8 @@ type memberServer struct {
 	deny map[string]bool
 	// requests counts the requests this server received, by path.
 	requests map[string]int
+	// decisions records what the policy was asked.
+	decisions []policy.Input
 }
 
 func newMemberWorld(t *testing.T, names ...string) *memberWorld {
@@ -81,6 +86,7 @@ func (w *memberWorld) newServer(name string) *memberServer {
 
 // Decide implements policy.Decider: everything but the denied servers.
 func (s *memberServer) Decide(_ context.Context, in policy.Input) (policy.Decision, error) {
+	s.decisions = append(s.decisions, in)
 	if s.deny[in.Server] {
 		return policy.Decision{Reasons: []string{in.Server + " is denied"}}, nil
 	}
@@ -130,7 +136,11 @@ func (c worldClient) Do(ctx context.Context, dest, method, path string, body any
 		return nil, err
 	}
 	rec := c.w.serve(s, c.from, method, path, content)
-	return &Response{Destination: dest, Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}, nil
+	answer := rec.Body.Bytes()
+	if c.w.tamperSendJoin != nil && strings.Contains(path, "/send_join/") {
+		answer = c.w.tamperSendJoin(answer)
+	}
+	return &Response{Destination: dest, Status: rec.Code, Header: rec.Header(), Body: answer}, nil
 }
 
 // serve runs one request on s as coming from origin.

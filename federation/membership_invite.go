@@ -31,6 +31,9 @@ type inviteRequest struct {
 func (m *Membership) receiveInvite(r *http.Request) (any, error) {
 	ctx, origin := r.Context(), Origin(r.Context())
 	roomID, eventID := memberPathParam(r, "roomId"), memberPathParam(r, "eventId")
+	if err := m.allowed(ctx, policy.Input{Action: policy.ActionInvite, Server: origin, RoomID: roomID}); err != nil {
+		return nil, err
+	}
 	var req inviteRequest
 	if err := mxhttp.DecodeJSON(r, &req); err != nil {
 		return nil, err
@@ -79,9 +82,6 @@ func (m *Membership) checkInviteEvent(ctx context.Context, raw []byte, ver mxcor
 	invitee, err := mxcore.ParseUserID(*ev.StateKey())
 	if err != nil || invitee.Server != m.ServerName {
 		return nil, mxcore.InvalidParam("The invitee is not a user of this server")
-	}
-	if err := m.allowed(ctx, policy.Input{Action: policy.ActionInvite, Server: origin, RoomID: roomID, UserID: invitee.String()}); err != nil {
-		return nil, err
 	}
 	if err := mxcore.CheckContentHash(ev.JSON()); err != nil {
 		return nil, mxcore.InvalidParam("Content hash: " + err.Error())

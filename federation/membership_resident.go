@@ -168,6 +168,9 @@ func (m *Membership) sendKnock(r *http.Request) (any, error) {
 func (m *Membership) acceptMembership(r *http.Request, membership string) (*mxcore.PDU, error) {
 	ctx, origin := r.Context(), Origin(r.Context())
 	roomID, eventID := memberPathParam(r, "roomId"), memberPathParam(r, "eventId")
+	if err := m.allowed(ctx, policy.Input{Action: membershipAction[membership], Server: origin, RoomID: roomID}); err != nil {
+		return nil, err
+	}
 	body, err := mxhttp.ReadBody(r)
 	if err != nil {
 		return nil, err
@@ -205,8 +208,8 @@ func (m *Membership) checkMembershipEvent(ctx context.Context, body []byte, ver 
 	case gjson.GetBytes(ev.Content(), "membership").Str != membership:
 		return nil, mxcore.InvalidParam("The event's membership is not " + membership)
 	}
-	if err := m.checkMembershipTarget(ctx, origin, roomID, ev.Sender(), membership); err != nil {
-		return nil, err
+	if sender, err := mxcore.ParseUserID(ev.Sender()); err != nil || sender.Server != origin {
+		return nil, mxcore.Forbidden("The sender is not a user of the requesting server")
 	}
 	if err := mxcore.CheckContentHash(ev.JSON()); err != nil {
 		return nil, mxcore.InvalidParam("Content hash: " + err.Error())

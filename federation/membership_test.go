@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/tidwall/gjson"
 
 	"github.com/warbler-im/warbler/mxcore"
@@ -419,5 +420,135 @@ func TestQueryDirectory(t *testing.T) {
 	}
 	if _, _, err := join.m.ResolveAlias(t.Context(), "#nonesuch:resident.test"); !isMatrixError(err, http.StatusNotFound, "M_NOT_FOUND") {
 		t.Errorf("ResolveAlias of a missing alias: %v", err)
+	}
+}
+
+// TestMembershipRoutesAskPolicy walks every route the membership
+// endpoints mount and checks that a server the policy denies gets 403
+// M_FORBIDDEN from each, whatever else is in the request, and that the
+// policy was asked about that server: none of them bypasses the seam.
+func TestMembershipRoutesAskPolicy(t *testing.T) {
+	w := newMemberWorld(t, resident)
+	res := w.servers[resident]
+	roomID := res.createRoom(t, alice, "public_chat")
+	if err := res.db.CreateAlias(t.Context(), "#fed:resident.test", roomID, alice); err != nil {
+		t.Fatal(err)
+	}
+	res.deny["denied.test"] = true
+	r := chi.NewRouter()
+	res.m.mount(r)
+	routes := 0
+	err := chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routes++
+		path := strings.NewReplacer("{roomId}", url.PathEscape(roomID), "{userId}", "@eve:denied.test", "{eventId}", "$x").Replace(route)
+		path = "/_matrix/federation" + path + "?ver=12&room_alias=" + url.QueryEscape("#fed:resident.test")
+		res.decisions = nil
+		status, body := w.call(resident, "denied.test", method, path, json.RawMessage(`{}`))
+		if status != http.StatusForbidden || body.Get("errcode").Str != "M_FORBIDDEN" {
+			t.Errorf("%s %s: %d %s, want 403 M_FORBIDDEN", method, route, status, body.Raw)
+		}
+		if len(res.decisions) == 0 || res.decisions[0].Server != "denied.test" {
+			t.Errorf("%s %s: policy asked %v", method, route, res.decisions)
+		}
+		return nil
+	})
+	if err != nil || routes != 8 {
+		t.Errorf("walked %d routes (%v), want 8", routes, err)
+	}
+}
+
+// TestJoinChecksWhatTheResidentSends: the joining side keeps only what
+// verifies of a send_join answer, so a resident (or anything on the way)
+// that drops, forges or alters state cannot make the join stand.
+func TestJoinChecksWhatTheResidentSends(t *testing.T) {
+	// editEvents rewrites the state and auth chain of an answer.
+	editEvents := func(edit func(ev gjson.Result) (json.RawMessage, bool)) func([]byte) []byte {
+		return func(body []byte) []byte {
+			var resp map[string]json.RawMessage
+			_ = json.Unmarshal(body, &resp)
+			for _, key := range []string{"state", "auth_chain"} {
+				var out []json.RawMessage
+				for _, ev := range gjson.GetBytes(body, key).Array() {
+					if raw, keep := edit(ev); keep {
+						out = append(out, raw)
+					}
+				}
+				resp[key], _ = json.Marshal(out)
+			}
+			b, _ := json.Marshal(resp)
+			return b
+		}
+	}
+	forgeSignature := func(typ string) func(ev gjson.Result) (json.RawMessage, bool) {
+		return func(ev gjson.Result) (json.RawMessage, bool) {
+			if ev.Get("type").Str != typ {
+				return json.RawMessage(ev.Raw), true
+			}
+			sig := ev.Get(`signatures.resident\.test.ed25519:res`).Str
+			return json.RawMessage(strings.Replace(ev.Raw, sig, "A"+sig[1:], 1)), true
+		}
+	}
+	cases := []struct {
+		name   string
+		tamper func([]byte) []byte
+	}{
+		{"create event left out", editEvents(func(ev gjson.Result) (json.RawMessage, bool) {
+			return json.RawMessage(ev.Raw), ev.Get("type").Str != "m.room.create"
+		})},
+		{"create event forged", editEvents(forgeSignature("m.room.create"))},
+		{"join rules forged", editEvents(forgeSignature("m.room.join_rules"))},
+		{"state and auth chain empty", func([]byte) []byte { return []byte(`{"state":[],"auth_chain":[]}`) }},
+		{"not JSON", func([]byte) []byte { return []byte(`<html>`) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemberWorld(t, resident, joiner)
+			res, join := w.servers[resident], w.servers[joiner]
+			roomID := res.createRoom(t, alice, "public_chat")
+			w.tamperSendJoin = tc.tamper
+			if err := join.m.Join(t.Context(), bob, roomID, []string{resident}, nil); err == nil {
+				t.Fatal("the join succeeded")
+			}
+			if join.m.participates(t.Context(), roomID) {
+				t.Error("the joiner counts itself in the room")
+			}
+			// Once the answers are honest, the same join works.
+			w.tamperSendJoin = nil
+			if err := join.m.Join(t.Context(), bob, roomID, []string{resident}, nil); err != nil {
+				t.Errorf("honest join after a tampered one: %v", err)
+			}
+		})
+	}
+}
+
+func TestOrderByAuth(t *testing.T) {
+	w := newMemberWorld(t, resident)
+	res := w.servers[resident]
+	roomID := res.createRoom(t, alice, "public_chat")
+	state, _ := res.rooms.CurrentState(t.Context(), roomID)
+	var ids []string
+	for _, e := range state {
+		ids = append(ids, e.EventID)
+	}
+	infos, _ := res.rooms.Events(t.Context(), ids)
+	var evs []*mxcore.PDU
+	for i := len(infos) - 1; i >= 0; i-- { // reversed, and one repeated
+		evs = append(evs, infos[i].Event)
+	}
+	evs = append(evs, infos[0].Event)
+	ordered := orderByAuth(evs)
+	if len(ordered) != len(infos) {
+		t.Fatalf("%d events ordered, want %d", len(ordered), len(infos))
+	}
+	pos := map[string]int{}
+	for i, ev := range ordered {
+		pos[ev.EventID()] = i
+	}
+	for _, ev := range ordered {
+		for _, a := range authRefsOf(ev) {
+			if p, ok := pos[a]; ok && p > pos[ev.EventID()] {
+				t.Errorf("%s comes before its auth event %s", ev.EventID(), a)
+			}
+		}
 	}
 }
