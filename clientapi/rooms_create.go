@@ -85,7 +85,7 @@ func (a *API) checkCreateRoom(req createRoomRequest) error {
 		if err != nil {
 			return mxcore.InvalidParam("invite: invalid user ID " + u)
 		}
-		if id.Server != a.ServerName {
+		if id.Server != a.ServerName && a.RemoteRooms == nil {
 			return mxcore.Unknown("inviting users on other servers is not available yet (no federation)")
 		}
 	}

@@ -410,10 +410,11 @@ func (m *Membership) ResolveAlias(ctx context.Context, alias string) (string, []
 		return "", nil, mxcore.NotFound("Room alias not found")
 	}
 	resp, err := m.Client.Do(ctx, a.Server, http.MethodGet, "/_matrix/federation/v1/query/directory?"+url.Values{"room_alias": {alias}}.Encode(), nil)
-	if err == nil {
-		err = resp.Err()
-	}
 	if err != nil {
+		// An alias whose server cannot be reached cannot be found.
+		return "", nil, mxcore.NotFound("Room alias " + alias + " not found: its server could not be reached")
+	}
+	if err := resp.Err(); err != nil {
 		return "", nil, clientFacing(err)
 	}
 	var body struct {

@@ -12,8 +12,8 @@ import (
 // with the test CA. A user of B joins rooms of A by room ID and by alias
 // (the alias resolved through A's directory) and is refused a room A's
 // rules keep closed; A's user invites a user of C, who sees the invite
-// in /sync and joins through it, and another user of C rejects one; B's
-// user leaves again. What each server's clients see is what the joins,
+// in /sync and joins through it, and another user of C rejects one,
+// sees one /createRoom sends and knocks; B's user leaves again. What each server's clients see is what the joins,
 // leaves and invites alone make true: messages between servers need the
 // outbound sender.
 func TestFederatedMembership(t *testing.T) {
@@ -39,6 +39,14 @@ func TestFederatedMembership(t *testing.T) {
 			}
 			checkJoinedOverFederation(t, bob, alice, byAlias, "by alias")
 			bob.wantErr(bob.do("POST", "/join/"+url.PathEscape("#nonesuch:"+a.Name), map[string]any{}), http.StatusNotFound, "M_NOT_FOUND")
+		})
+		t.Run("directory lookup of a remote alias", func(t *testing.T) {
+			resp := bob.ok("GET", "/directory/room/"+url.PathEscape("#fed:"+a.Name), nil)
+			servers, _ := resp["servers"].([]any)
+			if str(resp, "room_id") != byAlias || !containsValue(servers, a.Name) {
+				t.Errorf("directory answered %v", resp)
+			}
+			bob.wantErr(bob.do("GET", "/directory/room/"+url.PathEscape("#nonesuch:"+a.Name), nil), http.StatusNotFound, "M_NOT_FOUND")
 		})
 		t.Run("closed room refuses", func(t *testing.T) {
 			bob.wantErr(bob.do("POST", "/join/"+url.PathEscape(closed)+"?via="+url.QueryEscape(a.Name), map[string]any{}), http.StatusForbidden, "M_FORBIDDEN")
@@ -75,6 +83,24 @@ func TestFederatedMembership(t *testing.T) {
 			}
 			if got := memberOf(t, alice, byAlias, dave.id); got != "leave" {
 				t.Errorf("A has dave as %q after the rejection, want leave", got)
+			}
+		})
+		t.Run("createRoom invites a remote user", func(t *testing.T) {
+			roomID := alice.createRoom(map[string]any{"preset": "private_chat", "name": "made for dave", "invite": []string{dave.id}})
+			if syncRoom(syncNow(t, dave), "invite", roomID) == nil {
+				t.Error("dave's /sync shows no invite into the new room")
+			}
+		})
+		t.Run("knock", func(t *testing.T) {
+			knockRule := []map[string]any{{"type": "m.room.join_rules", "state_key": "", "content": map[string]any{"join_rule": "knock"}}}
+			roomID := alice.createRoom(map[string]any{"preset": "private_chat", "name": "knock", "initial_state": knockRule})
+			dave.wantErr(dave.do("POST", "/knock/"+url.PathEscape(byID)+"?via="+url.QueryEscape(a.Name), map[string]any{}), http.StatusForbidden, "M_FORBIDDEN")
+			resp := dave.ok("POST", "/knock/"+url.PathEscape(roomID)+"?via="+url.QueryEscape(a.Name), map[string]any{"reason": "hello"})
+			if str(resp, "room_id") != roomID {
+				t.Errorf("knock answered %v", resp)
+			}
+			if got := memberOf(t, alice, roomID, dave.id); got != "knock" {
+				t.Errorf("A has dave as %q after his knock", got)
 			}
 		})
 		t.Run("a remote member leaves", func(t *testing.T) {
