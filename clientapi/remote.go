@@ -58,7 +58,7 @@ func (a *API) joinRemotely(ctx context.Context, roomID, userID string, via []str
 	if known, err := a.Rooms.JoinedServers(ctx, roomID); err == nil {
 		servers = append(servers, known...)
 	}
-	servers = slices.DeleteFunc(servers, func(s string) bool { return s == a.ServerName })
+	servers = withoutRepeats(slices.DeleteFunc(servers, func(s string) bool { return s == a.ServerName }))
 	pending, err := a.RemoteRooms.PendingInvite(ctx, roomID, userID)
 	if err != nil {
 		return false, err
@@ -154,4 +154,15 @@ func (a *API) inviteRemotes(ctx context.Context, roomID, sender string, invitees
 			slog.WarnContext(ctx, "createRoom: remote invite failed", "room_id", roomID, "invitee", invitee, "err", err)
 		}
 	}
+}
+
+// withoutRepeats keeps the first of each server, in order.
+func withoutRepeats(servers []string) []string {
+	out := servers[:0]
+	for _, s := range servers {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -61,10 +62,14 @@ func (m *Membership) Knock(ctx context.Context, userID, roomID string, servers [
 // mxcore's 404 when no other server is known to go through.
 func (m *Membership) Leave(ctx context.Context, userID, roomID string, content []byte) error {
 	servers := m.leaveCandidates(ctx, userID, roomID)
-	if len(servers) == 0 {
+	pending, err := m.PendingInvite(ctx, roomID, userID)
+	if err != nil {
+		return err
+	}
+	if len(servers) == 0 && !pending {
 		return mxcore.NotFound("No other server in the room to leave through")
 	}
-	return m.throughCandidates(ctx, roomID, userID, servers, policy.ActionLeave, func(server string) error {
+	err = m.throughCandidates(ctx, roomID, userID, servers, policy.ActionLeave, func(server string) error {
 		ev, _, err := m.makeAndSign(ctx, server, "leave", userID, roomID, content)
 		if err != nil {
 			return err
@@ -74,6 +79,13 @@ func (m *Membership) Leave(ctx context.Context, userID, roomID string, content [
 		}
 		return m.recordLeave(ctx, ev)
 	})
+	if err != nil && pending {
+		// The user may always decline: when no server takes the
+		// rejection, the invite is dropped here all the same.
+		slog.InfoContext(ctx, "invite rejected locally only", "room_id", roomID, "err", err)
+		return m.Store.DeleteRemoteInvite(ctx, roomID, userID)
+	}
+	return err
 }
 
 // leaveCandidates are the servers a leave can go through: the inviter's
