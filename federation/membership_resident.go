@@ -58,10 +58,15 @@ func (m *Membership) makeMembership(r *http.Request, membership string, checkVer
 	if membership == "knock" && !ver.AllowKnocking {
 		return nil, incompatibleVersion(ver.ID, "Room version "+ver.ID+" does not allow knocking")
 	}
-	content, _ := json.Marshal(map[string]string{"membership": membership})
-	tmpl, err := m.Rooms.BuildTemplate(ctx, roomserver.EventRequest{
-		RoomID: roomID, Sender: userID, Type: "m.room.member", StateKey: &userID, Content: content,
-	})
+	var tmpl roomserver.Template
+	if membership == "join" {
+		tmpl, err = m.restrictedJoinTemplate(ctx, roomID, userID)
+	} else {
+		content, _ := json.Marshal(map[string]string{"membership": membership})
+		tmpl, err = m.Rooms.BuildTemplate(ctx, roomserver.EventRequest{
+			RoomID: roomID, Sender: userID, Type: "m.room.member", StateKey: &userID, Content: content,
+		})
+	}
 	if err != nil {
 		return nil, templateError(err, roomID)
 	}
@@ -182,6 +187,11 @@ func (m *Membership) acceptMembership(r *http.Request, membership string) (*mxco
 	ev, err := m.checkMembershipEvent(ctx, body, ver, roomID, eventID, membership, origin)
 	if err != nil {
 		return nil, err
+	}
+	if membership == "join" {
+		if ev, err = m.authoriseRestrictedJoin(ctx, ev); err != nil {
+			return nil, err
+		}
 	}
 	results, err := m.Rooms.Persist(ctx, roomID, []roomserver.InputEvent{{
 		PDU: ev, Origin: roomserver.OriginRemote, SignaturesVerified: true,

@@ -552,3 +552,38 @@ func TestOrderByAuth(t *testing.T) {
 		}
 	}
 }
+
+func TestRestrictedJoin(t *testing.T) {
+	w := newMemberWorld(t, resident, joiner)
+	res, join := w.servers[resident], w.servers[joiner]
+	space := res.createRoom(t, alice, "public_chat")
+	rules := func(allowed string) roomserver.InitialStateEvent {
+		content, _ := json.Marshal(map[string]any{"join_rule": "restricted", "allow": []map[string]string{{"type": "m.room_membership", "room_id": allowed}}})
+		return roomserver.InitialStateEvent{Type: "m.room.join_rules", Content: content}
+	}
+	restricted := res.createRoom(t, alice, "private_chat", rules(space))
+	elsewhere := res.createRoom(t, alice, "private_chat", rules("!unknown:elsewhere.test"))
+
+	status, body := w.call(resident, joiner, "GET", makePath("join", restricted, bob)+"?ver=12", nil)
+	wantMemberError(t, status, body, http.StatusForbidden, "M_FORBIDDEN")
+	status, body = w.call(resident, joiner, "GET", makePath("join", elsewhere, bob)+"?ver=12", nil)
+	wantMemberError(t, status, body, http.StatusBadRequest, "M_UNABLE_TO_AUTHORISE_JOIN")
+
+	if err := join.m.Join(t.Context(), bob, space, []string{resident}, nil); err != nil {
+		t.Fatal(err)
+	}
+	status, body = w.call(resident, joiner, "GET", makePath("join", restricted, bob)+"?ver=12", nil)
+	if status != http.StatusOK || body.Get("event.content.join_authorised_via_users_server").Str != alice {
+		t.Fatalf("make_join of a restricted room for a member of the allowed room: %d %s", status, body.Raw)
+	}
+	if err := join.m.Join(t.Context(), bob, restricted, []string{resident}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := join.rooms.CurrentStateEvent(t.Context(), restricted, "m.room.member", bob)
+	if err != nil || !gjson.GetBytes(ev.JSON(), `signatures.resident\.test`).Exists() {
+		t.Errorf("bob's restricted join lacks the authorising server's signature: %v", err)
+	}
+	if got := res.membership(t, restricted, bob); got != "join" {
+		t.Errorf("resident has bob as %q in the restricted room", got)
+	}
+}

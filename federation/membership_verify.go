@@ -91,6 +91,11 @@ func (m *Membership) verifyEventOrigin(ctx context.Context, ev *mxcore.PDU, ver 
 	if err := m.Keys.VerifyEventFrom(ctx, sender.Server, ev.JSON(), ver); err != nil {
 		return err
 	}
+	if via := roomserver.JoinAuthorisingServer(ev); via != "" && via != sender.Server {
+		if err := m.Keys.VerifyEventFrom(ctx, via, ev.JSON(), ver); err != nil {
+			return err
+		}
+	}
 	if ver.EventIDs == mxcore.EventIDExplicit {
 		id, err := mxcore.ParseEventID(ev.EventID())
 		if err == nil && id.Server != "" && id.Server != sender.Server {
