@@ -48,6 +48,14 @@ func TestFederatedMembership(t *testing.T) {
 			}
 			bob.wantErr(bob.do("GET", "/directory/room/"+url.PathEscape("#nonesuch:"+a.Name), nil), http.StatusNotFound, "M_NOT_FOUND")
 		})
+		t.Run("restricted room joined as a member of the allowed room", func(t *testing.T) {
+			allow := []map[string]any{{"type": "m.room.join_rules", "state_key": "", "content": map[string]any{
+				"join_rule": "restricted", "allow": []map[string]any{{"type": "m.room_membership", "room_id": byID}}}}}
+			restricted := alice.createRoom(map[string]any{"preset": "private_chat", "name": "restricted", "initial_state": allow})
+			// Room IDs of version 12 name no server: the client says where.
+			bob.ok("POST", "/join/"+url.PathEscape(restricted)+"?via="+url.QueryEscape(a.Name), map[string]any{})
+			checkJoinedOverFederation(t, bob, alice, restricted, "restricted")
+		})
 		t.Run("closed room refuses", func(t *testing.T) {
 			bob.wantErr(bob.do("POST", "/join/"+url.PathEscape(closed)+"?via="+url.QueryEscape(a.Name), map[string]any{}), http.StatusForbidden, "M_FORBIDDEN")
 			if containsValue(bob.joinedRooms(), closed) {
