@@ -28,7 +28,7 @@ import (
 // each other's routers directly with the origin set (request signing is
 // tested on its own).
 type memberWorld struct {
-	t       *testing.T
+	t       testing.TB
 	servers map[string]*memberServer
 	// tamperSendJoin, when set, rewrites send_join answers on the way.
 	tamperSendJoin func(body []byte) []byte
@@ -50,7 +50,7 @@ type memberServer struct {
 	decisions []policy.Input
 }
 
-func newMemberWorld(t *testing.T, names ...string) *memberWorld {
+func newMemberWorld(t testing.TB, names ...string) *memberWorld {
 	w := &memberWorld{t: t, servers: map[string]*memberServer{}}
 	for _, name := range names {
 		w.servers[name] = w.newServer(name)
@@ -67,7 +67,7 @@ func (w *memberWorld) newServer(name string) *memberServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := &memberServer{name: name, keyID: "ed25519:" + name[:3], priv: priv, db: db, deny: map[string]bool{}, requests: map[string]int{}}
+	s := &memberServer{name: name, keyID: "ed25519:" + strings.SplitN(name, ".", 2)[0][:3], priv: priv, db: db, deny: map[string]bool{}, requests: map[string]int{}}
 	s.rooms, err = roomserver.New(db, roomserver.Config{ServerName: name, KeyID: s.keyID, PrivateKey: priv})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func (w *memberWorld) call(server, origin, method, path string, body any) (int, 
 }
 
 // createRoom makes a room on s with the given preset and extra state.
-func (s *memberServer) createRoom(t *testing.T, creator, preset string, state ...roomserver.InitialStateEvent) string {
+func (s *memberServer) createRoom(t testing.TB, creator, preset string, state ...roomserver.InitialStateEvent) string {
 	t.Helper()
 	name := "room of " + creator
 	res, err := s.rooms.CreateRoom(t.Context(), roomserver.CreateRoomOptions{Creator: creator, Preset: preset, Name: &name, InitialState: state})
