@@ -3,6 +3,7 @@ package clientapi
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -56,6 +57,8 @@ type API struct {
 	seen      *seenThrottle
 	confirmed *hashSet
 	txnMemory *txnStore // (user, device, txnId) → event, for idempotent sends
+	// syncNotifier wakes /sync long-polls; set when /sync is mounted.
+	syncNotifier atomic.Pointer[notifier]
 }
 
 // RegistrationOptions says who may create accounts.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -173,4 +174,34 @@ func remoteErrcodeFor(status int) string {
 
 func roomEvent(roomID, sender, typ, stateKey, content string) roomserver.EventRequest {
 	return roomserver.EventRequest{RoomID: roomID, Sender: sender, Type: typ, StateKey: &stateKey, Content: []byte(content)}
+}
+
+// TestRemoteInviteWakesLongPoll: an invite stored over federation enters
+// no room here, so it must wake the invitee's waiting /sync itself.
+func TestRemoteInviteWakesLongPoll(t *testing.T) {
+	e, _ := newRemoteEnv(t)
+	since := e.do("GET", "/_matrix/client/v3/sync?timeout=0", nil, e.bobToken).want(t, http.StatusOK, "").str("next_batch")
+	done := make(chan testResponse, 1)
+	started := time.Now()
+	go func() { done <- e.do("GET", "/_matrix/client/v3/sync?timeout=20000&since="+since, nil, e.bobToken) }()
+	time.Sleep(300 * time.Millisecond) // let the long-poll start waiting
+	pos, err := e.db.AddRemoteInvite(t.Context(), storage.RemoteInvite{
+		RoomID: "!wake:remote.test", UserID: e.bob, EventID: "$w", RoomVersion: "12", Sender: "@carol:remote.test",
+		Event: []byte(`{"type":"m.room.member","content":{"membership":"invite"}}`), InviteState: []byte(`[]`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api.RemoteInviteStored("!wake:remote.test", e.bob, pos)
+	select {
+	case resp := <-done:
+		if section(resp, "invite", "!wake:remote.test") == nil {
+			t.Errorf("woken sync lacks the invite: %v", resp.body)
+		}
+		if waited := time.Since(started); waited > 10*time.Second {
+			t.Errorf("the long-poll took %v", waited)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the long-poll was not woken by the invite")
+	}
 }

@@ -46,3 +46,24 @@ func (v *syncView) addRemoteInvites(ctx context.Context, resp *syncResponse) err
 	}
 	return nil
 }
+
+// RemoteInviteStored wakes the invitee's long-polling /sync requests for
+// an invite over federation stored at stream position stream: such an
+// invite enters no room here, so the roomserver's commits do not tell
+// the notifier of it.
+func (a *API) RemoteInviteStored(roomID, userID string, stream int64) {
+	if n := a.syncNotifier.Load(); n != nil {
+		n.wakeMember(roomID, userID, stream)
+	}
+}
+
+// wakeMember records a membership change of userID that no roomserver
+// commit announced (an invite received over federation for a room not
+// joined here) and wakes the user's waiters.
+func (n *notifier) wakeMember(roomID, userID string, stream int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	nt := notice{stream: stream, roomID: roomID, member: userID}
+	n.record(nt)
+	n.wakeFor(nt)
+}

@@ -18,5 +18,6 @@ func (a *API) mountSync(r chi.Router) {
 	r.Post("/user/{userId}/filter", a.handle(f.post))
 	r.Get("/user/{userId}/filter/{filterId}", a.handle(f.get))
 	s := newSyncServer(a, store, f)
+	a.syncNotifier.Store(s.notifier)
 	r.Get("/sync", a.handle(s.sync))
 }

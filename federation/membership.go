@@ -37,6 +37,10 @@ type Membership struct {
 	Policy policy.Decider
 	Store  MembershipStore
 	Now    func() time.Time
+	// InviteStored, when set, hears of each invite kept for a local user
+	// of a room not joined here, with its stream position, so the
+	// user's waiting /sync wakes.
+	InviteStored func(roomID, userID string, stream int64)
 }
 
 // MembershipRequester sends signed requests to other servers; *Client is

@@ -104,10 +104,13 @@ func (m *Membership) keepInvite(ctx context.Context, ev *mxcore.PDU, signed []by
 	if err != nil {
 		return err
 	}
-	_, err = m.Store.AddRemoteInvite(ctx, storage.RemoteInvite{
+	pos, err := m.Store.AddRemoteInvite(ctx, storage.RemoteInvite{
 		RoomID: ev.RoomID(), UserID: *ev.StateKey(), EventID: ev.EventID(), RoomVersion: ver.ID,
 		Sender: ev.Sender(), Event: signed, InviteState: state,
 	})
+	if err == nil && m.InviteStored != nil {
+		m.InviteStored(ev.RoomID(), *ev.StateKey(), pos)
+	}
 	return err
 }
 

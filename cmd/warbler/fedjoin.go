@@ -19,6 +19,7 @@ func wireMembership(cfg config.Config, db storage.Database, key signingkey.Key, 
 		ServerName: cfg.ServerName, KeyID: key.ID, PrivateKey: key.Private,
 		Rooms: rooms, Keys: fed.Keyring, Client: fed.Client, Policy: policy.AllowAll{}, Store: db,
 	}
+	m.InviteStored = api.RemoteInviteStored
 	fed.Routes.Membership = m
 	api.RemoteRooms = m
 }
