@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/roomserver"
@@ -63,20 +64,40 @@ func (m *Membership) persistJoin(ctx context.Context, ver mxcore.RoomVersion, ro
 	return nil
 }
 
+// verifyWorkers bounds the signature checks of a join run at once: they
+// spread over the cores, and a server whose keys cannot be fetched costs
+// one timeout in parallel with the rest rather than one after another.
+const verifyWorkers = 8
+
 // verifiedEvents parses raw events of the room and keeps those signed by
-// their sender's server (and, in v1–2, by their event ID's server).
+// their sender's server (and, in v1–2, by their event ID's server), in
+// their order.
 func (m *Membership) verifiedEvents(ctx context.Context, ver mxcore.RoomVersion, roomID string, raws []json.RawMessage) []*mxcore.PDU {
+	parsed := make([]*mxcore.PDU, len(raws))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, verifyWorkers)
+	for i, raw := range raws {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			ev, err := mxcore.NewPDU(raw, ver)
+			if err != nil || ev.RoomID() != roomID {
+				return
+			}
+			if err := m.verifyEventOrigin(ctx, ev, ver); err != nil {
+				slog.DebugContext(ctx, "join: event signature does not verify", "event_id", ev.EventID(), "err", err)
+				return
+			}
+			parsed[i] = ev
+		}()
+	}
+	wg.Wait()
 	out := make([]*mxcore.PDU, 0, len(raws))
-	for _, raw := range raws {
-		ev, err := mxcore.NewPDU(raw, ver)
-		if err != nil || ev.RoomID() != roomID {
-			continue
+	for _, ev := range parsed {
+		if ev != nil {
+			out = append(out, ev)
 		}
-		if err := m.verifyEventOrigin(ctx, ev, ver); err != nil {
-			slog.DebugContext(ctx, "join: event signature does not verify", "event_id", ev.EventID(), "err", err)
-			continue
-		}
-		out = append(out, ev)
 	}
 	return out
 }
