@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"crypto/ed25519"
 	"net/http"
 	"net/url"
 	"slices"
@@ -203,5 +204,47 @@ func TestRemoteInviteWakesLongPoll(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the long-poll was not woken by the invite")
+	}
+}
+
+// TestSyncShowsRejectedRemoteInvites: an incremental sync reports a
+// rejected invite as a left room with the leave, an initial one not at
+// all.
+func TestSyncShowsRejectedRemoteInvites(t *testing.T) {
+	e, _ := newRemoteEnv(t)
+	const roomID = "!gone:remote.test"
+	if _, err := e.db.AddRemoteInvite(t.Context(), storage.RemoteInvite{
+		RoomID: roomID, UserID: e.bob, EventID: "$i", RoomVersion: "12", Sender: "@carol:remote.test",
+		Event: []byte(`{"type":"m.room.member","content":{"membership":"invite"}}`), InviteState: []byte(`[]`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	since := e.do("GET", "/_matrix/client/v3/sync?timeout=0", nil, e.bobToken).want(t, http.StatusOK, "").str("next_batch")
+	ver, _ := mxcore.GetRoomVersion("12")
+	raw := []byte(`{"auth_events":[],"content":{"membership":"leave"},"depth":5,"origin_server_ts":1,"prev_events":[],"room_id":"` +
+		roomID + `","sender":"` + e.bob + `","state_key":"` + e.bob + `","type":"m.room.member"}`)
+	_, priv, _ := ed25519.GenerateKey(nil)
+	raw, err := mxcore.AddContentHash(raw)
+	if err == nil {
+		raw, err = mxcore.SignEvent(raw, testServer, "ed25519:k", priv, ver)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.RejectRemoteInvite(t.Context(), roomID, e.bob, raw); err != nil {
+		t.Fatal(err)
+	}
+	later := e.do("GET", "/_matrix/client/v3/sync?timeout=0&since="+since, nil, e.bobToken).want(t, http.StatusOK, "")
+	left := section(later, "leave", roomID)
+	timeline := eventsAt(left, "timeline")
+	if len(timeline) != 1 || timeline[0]["state_key"] != e.bob || timeline[0]["content"].(map[string]any)["membership"] != "leave" {
+		t.Errorf("left room: %v", left)
+	}
+	if section(later, "invite", roomID) != nil {
+		t.Error("the rejected invite is still listed")
+	}
+	initial := e.do("GET", "/_matrix/client/v3/sync?timeout=0", nil, e.bobToken).want(t, http.StatusOK, "")
+	if section(initial, "leave", roomID) != nil || section(initial, "invite", roomID) != nil {
+		t.Errorf("an initial sync shows the rejected invite: %v", initial.body["rooms"])
 	}
 }

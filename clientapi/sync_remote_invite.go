@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/storage"
 )
 
@@ -13,18 +14,27 @@ const maxRemoteInvites = 100
 // remoteInviteLister is the store's view of invites into rooms this
 // server is not in (received over federation).
 type remoteInviteLister interface {
-	RemoteInvitesForUser(ctx context.Context, userID string, limit int) ([]storage.RemoteInvite, error)
+	RemoteInvitesForUser(ctx context.Context, userID string, since int64, limit int) ([]storage.RemoteInvite, error)
 }
+
+// The database is such a store; a change there must not silently turn
+// remote invites off.
+var _ remoteInviteLister = storage.RemoteInviteStore(nil)
 
 // addRemoteInvites reports the user's invites into rooms this server is
 // not in: their stripped state is what the inviting server sent, and the
-// invite itself.
+// invite itself. An incremental sync also reports the invites rejected
+// since, as left rooms whose timeline is the leave.
 func (v *syncView) addRemoteInvites(ctx context.Context, resp *syncResponse) error {
 	lister, ok := v.s.store.(remoteInviteLister)
 	if !ok {
 		return nil
 	}
-	invites, err := lister.RemoteInvitesForUser(ctx, v.req.userID, maxRemoteInvites)
+	rejectedSince := v.upTo // an initial sync shows no rejections
+	if v.incremental() {
+		rejectedSince = v.since
+	}
+	invites, err := lister.RemoteInvitesForUser(ctx, v.req.userID, rejectedSince, maxRemoteInvites)
 	if err != nil {
 		return err
 	}
@@ -33,6 +43,10 @@ func (v *syncView) addRemoteInvites(ctx context.Context, resp *syncResponse) err
 			continue
 		}
 		if _, joined := resp.Rooms.Join[inv.RoomID]; joined {
+			continue
+		}
+		if inv.Membership == storage.MembershipLeave {
+			v.addRejectedInvite(ctx, resp, inv)
 			continue
 		}
 		var state []strippedEvent
@@ -45,6 +59,28 @@ func (v *syncView) addRemoteInvites(ctx context.Context, resp *syncResponse) err
 		resp.Rooms.Invite[inv.RoomID] = &invitedRoom{InviteState: syncList[strippedEvent]{Events: state}}
 	}
 	return nil
+}
+
+// addRejectedInvite shows a rejected invite as a left room whose
+// timeline is the user's leave event.
+func (v *syncView) addRejectedInvite(ctx context.Context, resp *syncResponse, inv storage.RemoteInvite) {
+	ver, ok := mxcore.GetRoomVersion(inv.RoomVersion)
+	if !ok {
+		return
+	}
+	pdu, err := mxcore.NewPDU(inv.Event, ver)
+	if err != nil {
+		return
+	}
+	ev := storage.StoredEvent{
+		EventID: pdu.EventID(), RoomID: inv.RoomID, Type: pdu.Type(), StateKey: pdu.StateKey(), Sender: pdu.Sender(),
+		OriginServerTS: pdu.OriginServerTS(), JSON: pdu.JSON(), StreamPos: inv.StreamPos,
+	}
+	resp.Rooms.Leave[inv.RoomID] = &leftRoom{
+		State:       syncList[ClientEvent]{Events: []ClientEvent{}},
+		Timeline:    syncTimeline{Events: []ClientEvent{v.format(ctx, ev, ver)}},
+		AccountData: syncList[any]{Events: []any{}},
+	}
 }
 
 // RemoteInviteStored wakes the invitee's long-polling /sync requests for

@@ -38,8 +38,8 @@ type Membership struct {
 	Store  MembershipStore
 	Now    func() time.Time
 	// InviteStored, when set, hears of each invite kept for a local user
-	// of a room not joined here, with its stream position, so the
-	// user's waiting /sync wakes.
+	// of a room not joined here, and of its rejection, with its stream
+	// position, so the user's waiting /sync wakes.
 	InviteStored func(roomID, userID string, stream int64)
 }
 

@@ -110,7 +110,11 @@ func (m *Membership) leaveCandidates(ctx context.Context, userID, roomID string)
 // persists the leave as the room's new event, on the state the room has
 // here when the prev events the resident chose are not known.
 func (m *Membership) recordLeave(ctx context.Context, ev *mxcore.PDU) error {
-	if err := m.Store.DeleteRemoteInvite(ctx, ev.RoomID(), ev.Sender()); err != nil {
+	pos, err := m.Store.RejectRemoteInvite(ctx, ev.RoomID(), ev.Sender(), ev.JSON())
+	switch {
+	case err == nil && m.InviteStored != nil:
+		m.InviteStored(ev.RoomID(), ev.Sender(), pos)
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
 		return err
 	}
 	state, err := m.Rooms.CurrentState(ctx, ev.RoomID())

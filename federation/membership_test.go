@@ -338,7 +338,7 @@ func TestReceiveInviteRefuses(t *testing.T) {
 			wantMemberError(t, status, resp, tc.status, tc.errcode)
 		})
 	}
-	if invs, _ := w.servers[joiner].db.RemoteInvitesForUser(t.Context(), bob, 10); len(invs) != 0 {
+	if invs, _ := w.servers[joiner].db.RemoteInvitesForUser(t.Context(), bob, 0, 10); len(invs) != 0 {
 		t.Errorf("refused invites were stored: %v", invs)
 	}
 	t.Run("forged signature", func(t *testing.T) {

@@ -12,7 +12,10 @@ type RemoteInvite struct {
 	EventID     string
 	RoomVersion string
 	Sender      string
-	// Event is the invite event as signed by both servers.
+	// Membership is "invite", or "leave" once the user rejected it.
+	Membership string
+	// Event is the invite event as signed by both servers (the leave
+	// event once rejected).
 	Event []byte
 	// InviteState is a JSON array of the stripped state events the
 	// inviting server sent with it.
@@ -29,12 +32,18 @@ type RemoteInviteStore interface {
 	// user into the same room, at the next events stream position, which
 	// it returns.
 	AddRemoteInvite(ctx context.Context, inv RemoteInvite) (int64, error)
-	// RemoteInvite returns the user's invite into the room; ErrNotFound
-	// if there is none.
+	// RemoteInvite returns the user's pending invite into the room;
+	// ErrNotFound if there is none.
 	RemoteInvite(ctx context.Context, roomID, userID string) (RemoteInvite, error)
-	// RemoteInvitesForUser returns the user's invites, oldest first, at
+	// RemoteInvitesForUser returns the user's pending invites and the
+	// invites rejected after stream position since, oldest first, at
 	// most limit of them.
-	RemoteInvitesForUser(ctx context.Context, userID string, limit int) ([]RemoteInvite, error)
-	// DeleteRemoteInvite removes the invite; deleting none is no error.
+	RemoteInvitesForUser(ctx context.Context, userID string, since int64, limit int) ([]RemoteInvite, error)
+	// RejectRemoteInvite records that the user rejected the invite with
+	// the leave event leave, at the next events stream position, which it
+	// returns; ErrNotFound if no invite is pending.
+	RejectRemoteInvite(ctx context.Context, roomID, userID string, leave []byte) (int64, error)
+	// DeleteRemoteInvite removes the invite, pending or rejected;
+	// deleting none is no error.
 	DeleteRemoteInvite(ctx context.Context, roomID, userID string) error
 }

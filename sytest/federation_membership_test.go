@@ -82,12 +82,17 @@ func TestFederatedMembership(t *testing.T) {
 		})
 		t.Run("reject an invite", func(t *testing.T) {
 			alice.ok("POST", roomPath(byAlias, "/invite"), map[string]any{"user_id": dave.id})
-			if syncRoom(syncNow(t, dave), "invite", byAlias) == nil {
+			before := syncNow(t, dave)
+			if syncRoom(before, "invite", byAlias) == nil {
 				t.Fatal("dave's /sync shows no invite")
 			}
 			dave.ok("POST", roomPath(byAlias, "/leave"), map[string]any{})
 			if syncRoom(syncNow(t, dave), "invite", byAlias) != nil {
 				t.Error("the rejected invite is still listed")
+			}
+			since := dave.ok("GET", "/sync?timeout=0&since="+url.QueryEscape(str(before, "next_batch")), nil)
+			if syncRoom(since, "leave", byAlias) == nil {
+				t.Error("an incremental /sync does not report the rejection as a left room")
 			}
 			if got := memberOf(t, alice, byAlias, dave.id); got != "leave" {
 				t.Errorf("A has dave as %q after the rejection, want leave", got)

@@ -10,6 +10,9 @@ CREATE TABLE remote_invites (
     event_id     TEXT NOT NULL,
     room_version TEXT NOT NULL,
     sender       TEXT NOT NULL,
+    -- 'invite', or 'leave' once rejected (event_json is then the leave),
+    -- kept so an incremental /sync reports the rejection.
+    membership   TEXT NOT NULL DEFAULT 'invite',
     event_json   BYTEA NOT NULL,
     invite_state BYTEA NOT NULL,
     stream_pos   BIGINT NOT NULL,
