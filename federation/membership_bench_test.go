@@ -12,9 +12,9 @@ import (
 // resident, then checking signatures of and persisting the ~1,000 state
 // and auth chain events on the joiner.
 func BenchmarkJoinRoomOf1000Members(b *testing.B) {
-	w := newMemberWorld(b, resident)
-	res := w.servers[resident]
-	roomID := res.createRoom(b, alice, "public_chat")
+	w := newMemberWorld(b, residentServer)
+	res := w.servers[residentServer]
+	roomID := res.createRoom(b, residentUser, "public_chat")
 	for i := range 1000 {
 		user := fmt.Sprintf("@u%d:resident.test", i)
 		req := roomserver.EventRequest{RoomID: roomID, Sender: user, Type: "m.room.member", StateKey: &user, Content: []byte(`{"membership":"join"}`)}
@@ -28,7 +28,7 @@ func BenchmarkJoinRoomOf1000Members(b *testing.B) {
 		name := fmt.Sprintf("joiner%d.test", i)
 		w.servers[name] = w.newServer(name)
 		b.StartTimer()
-		if err := w.servers[name].m.Join(b.Context(), "@bob:"+name, roomID, []string{resident}, nil); err != nil {
+		if err := w.servers[name].m.Join(b.Context(), "@bob:"+name, roomID, []string{residentServer}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -17,39 +17,39 @@ import (
 )
 
 const (
-	resident = "resident.test"
-	joiner   = "joiner.test"
-	alice    = "@alice:resident.test"
-	bob      = "@bob:joiner.test"
+	residentServer = "resident.test"
+	joiningServer  = "joiner.test"
+	residentUser   = "@alice:resident.test"
+	joiningUser    = "@bob:joiner.test"
 )
 
-func makePath(kind, roomID, userID string) string {
+func makeMembershipPath(kind, roomID, userID string) string {
 	return "/_matrix/federation/v1/make_" + kind + "/" + url.PathEscape(roomID) + "/" + url.PathEscape(userID)
 }
 
 func TestMakeJoin(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res := w.servers[resident]
-	public := res.createRoom(t, alice, "public_chat")
-	private := res.createRoom(t, alice, "private_chat")
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res := w.servers[residentServer]
+	public := res.createRoom(t, residentUser, "public_chat")
+	private := res.createRoom(t, residentUser, "private_chat")
 	res.deny["denied.test"] = true
 	cases := []struct {
 		name, origin, roomID, userID, query string
 		status                              int
 		errcode                             string
 	}{
-		{"template", joiner, public, bob, "?ver=11&ver=12", http.StatusOK, ""},
-		{"unknown room", joiner, "!nowhere:resident.test", bob, "?ver=12", http.StatusNotFound, "M_NOT_FOUND"},
-		{"version not supported", joiner, public, bob, "?ver=10", http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
-		{"no versions means v1", joiner, public, bob, "", http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
-		{"user of another server", joiner, public, "@eve:elsewhere.test", "?ver=12", http.StatusForbidden, "M_FORBIDDEN"},
-		{"invite-only room", joiner, private, bob, "?ver=12", http.StatusForbidden, "M_FORBIDDEN"},
+		{"template", joiningServer, public, joiningUser, "?ver=11&ver=12", http.StatusOK, ""},
+		{"unknown room", joiningServer, "!nowhere:resident.test", joiningUser, "?ver=12", http.StatusNotFound, "M_NOT_FOUND"},
+		{"version not supported", joiningServer, public, joiningUser, "?ver=10", http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
+		{"no versions means v1", joiningServer, public, joiningUser, "", http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
+		{"user of another server", joiningServer, public, "@eve:elsewhere.test", "?ver=12", http.StatusForbidden, "M_FORBIDDEN"},
+		{"invite-only room", joiningServer, private, joiningUser, "?ver=12", http.StatusForbidden, "M_FORBIDDEN"},
 		{"policy denies", "denied.test", public, "@eve:denied.test", "?ver=12", http.StatusForbidden, "M_FORBIDDEN"},
-		{"bad room ID", joiner, "nonsense", bob, "?ver=12", http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"bad room ID", joiningServer, "nonsense", joiningUser, "?ver=12", http.StatusBadRequest, "M_INVALID_PARAM"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := w.call(resident, tc.origin, "GET", makePath("join", tc.roomID, tc.userID)+tc.query, nil)
+			status, body := w.call(residentServer, tc.origin, "GET", makeMembershipPath("join", tc.roomID, tc.userID)+tc.query, nil)
 			if tc.status != http.StatusOK {
 				wantMemberError(t, status, body, tc.status, tc.errcode)
 				if tc.errcode == "M_INCOMPATIBLE_ROOM_VERSION" && body.Get("room_version").Str != "12" {
@@ -59,7 +59,7 @@ func TestMakeJoin(t *testing.T) {
 			}
 			ev := body.Get("event")
 			if status != http.StatusOK || body.Get("room_version").Str != "12" || ev.Get("type").Str != "m.room.member" ||
-				ev.Get("sender").Str != bob || ev.Get("state_key").Str != bob || ev.Get("content.membership").Str != "join" ||
+				ev.Get("sender").Str != joiningUser || ev.Get("state_key").Str != joiningUser || ev.Get("content.membership").Str != "join" ||
 				len(ev.Get("prev_events").Array()) == 0 || len(ev.Get("auth_events").Array()) == 0 || ev.Get("signatures").Exists() {
 				t.Errorf("template: %d %s", status, body.Raw)
 			}
@@ -68,16 +68,16 @@ func TestMakeJoin(t *testing.T) {
 }
 
 func TestJoinOverFederation(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res, join := w.servers[resident], w.servers[joiner]
-	roomID := res.createRoom(t, alice, "public_chat")
-	if err := join.m.Join(t.Context(), bob, roomID, []string{resident}, []byte(`{"displayname":"Bob"}`)); err != nil {
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res, join := w.servers[residentServer], w.servers[joiningServer]
+	roomID := res.createRoom(t, residentUser, "public_chat")
+	if err := join.m.Join(t.Context(), joiningUser, roomID, []string{residentServer}, []byte(`{"displayname":"Bob"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if got := res.membership(t, roomID, bob); got != "join" {
-		t.Errorf("resident has bob as %q", got)
+	if got := res.membership(t, roomID, joiningUser); got != "join" {
+		t.Errorf("resident has joiningUser as %q", got)
 	}
-	for _, user := range []string{alice, bob} {
+	for _, user := range []string{residentUser, joiningUser} {
 		if got := join.membership(t, roomID, user); got != "join" {
 			t.Errorf("joiner has %s as %q", user, got)
 		}
@@ -85,77 +85,77 @@ func TestJoinOverFederation(t *testing.T) {
 	resState, _ := res.rooms.CurrentState(t.Context(), roomID)
 	joinState, _ := join.rooms.CurrentState(t.Context(), roomID)
 	if len(resState) != len(joinState) {
-		t.Errorf("the joiner's state has %d entries, the resident's %d", len(joinState), len(resState))
+		t.Errorf("the joiningServer's state has %d entries, the residentServer's %d", len(joinState), len(resState))
 	}
 	for i := range min(len(resState), len(joinState)) {
 		if resState[i] != joinState[i] {
 			t.Errorf("state differs: %v vs %v", resState[i], joinState[i])
 		}
 	}
-	ev, err := join.rooms.CurrentStateEvent(t.Context(), roomID, "m.room.member", bob)
+	ev, err := join.rooms.CurrentStateEvent(t.Context(), roomID, "m.room.member", joiningUser)
 	if err != nil || gjson.GetBytes(ev.Content(), "displayname").Str != "Bob" {
 		t.Errorf("bob's join lacks his content: %v", err)
 	}
 	// Once in, a second user of the joiner's server joins there; the
 	// resident is not asked again to make that possible.
 	if !join.m.participates(t.Context(), roomID) {
-		t.Error("the joiner does not count itself in the room")
+		t.Error("the joiningServer does not count itself in the room")
 	}
 }
 
 func TestJoinThroughCandidates(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res, join := w.servers[resident], w.servers[joiner]
-	roomID := res.createRoom(t, alice, "public_chat")
-	private := res.createRoom(t, alice, "private_chat")
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res, join := w.servers[residentServer], w.servers[joiningServer]
+	roomID := res.createRoom(t, residentUser, "public_chat")
+	private := res.createRoom(t, residentUser, "private_chat")
 
-	join.deny[resident] = true
-	err := join.m.Join(t.Context(), bob, roomID, []string{resident}, nil)
-	if !isMatrixError(err, http.StatusForbidden, "M_FORBIDDEN") || res.requests[makePath("join", roomID, bob)] != 0 {
+	join.deny[residentServer] = true
+	err := join.m.Join(t.Context(), joiningUser, roomID, []string{residentServer}, nil)
+	if !isMemberMatrixError(err, http.StatusForbidden, "M_FORBIDDEN") || res.requests[makeMembershipPath("join", roomID, joiningUser)] != 0 {
 		t.Errorf("join through a server the policy denies: %v (requests %v)", err, res.requests)
 	}
-	delete(join.deny, resident)
+	delete(join.deny, residentServer)
 
-	err = join.m.Join(t.Context(), bob, private, []string{"down.test", resident}, nil)
-	if !isMatrixError(err, http.StatusForbidden, "M_FORBIDDEN") {
+	err = join.m.Join(t.Context(), joiningUser, private, []string{"down.test", residentServer}, nil)
+	if !isMemberMatrixError(err, http.StatusForbidden, "M_FORBIDDEN") {
 		t.Errorf("join of an invite-only room: %v", err)
 	}
-	if err := join.m.Join(t.Context(), bob, roomID, []string{joiner}, nil); !isMatrixError(err, http.StatusNotFound, "M_NOT_FOUND") {
+	if err := join.m.Join(t.Context(), joiningUser, roomID, []string{joiningServer}, nil); !isMemberMatrixError(err, http.StatusNotFound, "M_NOT_FOUND") {
 		t.Errorf("join with only ourselves to ask: %v", err)
 	}
-	if err := join.m.Join(t.Context(), bob, roomID, []string{"down.test", resident}, nil); err != nil {
+	if err := join.m.Join(t.Context(), joiningUser, roomID, []string{"down.test", residentServer}, nil); err != nil {
 		t.Errorf("join after an unreachable candidate: %v", err)
 	}
 }
 
-func isMatrixError(err error, status int, errcode string) bool {
+func isMemberMatrixError(err error, status int, errcode string) bool {
 	var e *mxcore.Error
 	return errors.As(err, &e) && e.Status == status && e.ErrCode == errcode
 }
 
-// signedMembership asks the resident for a template and signs it as the
+// signedMembershipEvent asks the resident for a template and signs it as the
 // joiner would, for the send_* error cases.
-func signedMembership(t *testing.T, w *memberWorld, membership, roomID, userID string) *mxcore.PDU {
+func signedMembershipEvent(t *testing.T, w *memberWorld, membership, roomID, userID string) *mxcore.PDU {
 	t.Helper()
-	ev, _, err := w.servers[joiner].m.makeAndSign(t.Context(), resident, membership, userID, roomID, nil)
+	ev, _, err := w.servers[joiningServer].m.makeAndSign(t.Context(), residentServer, membership, userID, roomID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ev
 }
 
-func sendPath(endpoint, roomID, eventID string) string {
+func sendMembershipPath(endpoint, roomID, eventID string) string {
 	return "/_matrix/federation/" + endpoint + "/" + url.PathEscape(roomID) + "/" + url.PathEscape(eventID)
 }
 
 func TestSendJoinRefuses(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner, "other.test")
-	res := w.servers[resident]
-	roomID := res.createRoom(t, alice, "public_chat")
-	ev := signedMembership(t, w, "join", roomID, bob)
+	w := newMemberWorld(t, residentServer, joiningServer, "other.test")
+	res := w.servers[residentServer]
+	roomID := res.createRoom(t, residentUser, "public_chat")
+	ev := signedMembershipEvent(t, w, "join", roomID, joiningUser)
 	tampered := strings.Replace(string(ev.JSON()), `"membership":"join"`, `"membership":"join","x":1`, 1)
 	otherKey := w.servers["other.test"].m
-	forged, _ := otherKey.hashAndSign(stripSignatures(t, ev.JSON()), ev.Version())
+	forged, _ := otherKey.hashAndSign(stripMemberSignatures(t, ev.JSON()), ev.Version())
 
 	cases := []struct {
 		name, origin, roomID, eventID string
@@ -163,47 +163,47 @@ func TestSendJoinRefuses(t *testing.T) {
 		status                        int
 		errcode                       string
 	}{
-		{"not an event", joiner, roomID, ev.EventID(), json.RawMessage(`{"type":1}`), http.StatusBadRequest, "M_BAD_JSON"},
-		{"other event ID in path", joiner, roomID, "$other", json.RawMessage(ev.JSON()), http.StatusBadRequest, "M_INVALID_PARAM"},
-		{"unknown room", joiner, "!nowhere:resident.test", ev.EventID(), json.RawMessage(ev.JSON()), http.StatusNotFound, "M_NOT_FOUND"},
+		{"not an event", joiningServer, roomID, ev.EventID(), json.RawMessage(`{"type":1}`), http.StatusBadRequest, "M_BAD_JSON"},
+		{"other event ID in path", joiningServer, roomID, "$other", json.RawMessage(ev.JSON()), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"unknown room", joiningServer, "!nowhere:resident.test", ev.EventID(), json.RawMessage(ev.JSON()), http.StatusNotFound, "M_NOT_FOUND"},
 		{"origin is not the sender's server", "other.test", roomID, ev.EventID(), json.RawMessage(ev.JSON()), http.StatusForbidden, "M_FORBIDDEN"},
-		{"content does not match its hash", joiner, roomID, ev.EventID(), json.RawMessage(tampered), http.StatusBadRequest, "M_INVALID_PARAM"},
-		{"signed by another server", joiner, roomID, forged.EventID(), json.RawMessage(forged.JSON()), http.StatusForbidden, "M_FORBIDDEN"},
+		{"content does not match its hash", joiningServer, roomID, ev.EventID(), json.RawMessage(tampered), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"signed by another server", joiningServer, roomID, forged.EventID(), json.RawMessage(forged.JSON()), http.StatusForbidden, "M_FORBIDDEN"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := w.call(resident, tc.origin, "PUT", sendPath("v2/send_join", tc.roomID, tc.eventID), tc.body)
+			status, body := w.call(residentServer, tc.origin, "PUT", sendMembershipPath("v2/send_join", tc.roomID, tc.eventID), tc.body)
 			wantMemberError(t, status, body, tc.status, tc.errcode)
 		})
 	}
 	t.Run("a leave is not a join", func(t *testing.T) {
-		asLeave := strings.Replace(string(stripSignatures(t, ev.JSON())), `"membership":"join"`, `"membership":"leave"`, 1)
-		leave, err := w.servers[joiner].m.hashAndSign([]byte(asLeave), ev.Version())
+		asLeave := strings.Replace(string(stripMemberSignatures(t, ev.JSON())), `"membership":"join"`, `"membership":"leave"`, 1)
+		leave, err := w.servers[joiningServer].m.hashAndSign([]byte(asLeave), ev.Version())
 		if err != nil {
 			t.Fatal(err)
 		}
-		status, body := w.call(resident, joiner, "PUT", sendPath("v2/send_join", roomID, leave.EventID()), json.RawMessage(leave.JSON()))
+		status, body := w.call(residentServer, joiningServer, "PUT", sendMembershipPath("v2/send_join", roomID, leave.EventID()), json.RawMessage(leave.JSON()))
 		wantMemberError(t, status, body, http.StatusBadRequest, "M_INVALID_PARAM")
 	})
-	if got := res.membership(t, roomID, bob); got != "" {
-		t.Errorf("refused joins left bob as %q", got)
+	if got := res.membership(t, roomID, joiningUser); got != "" {
+		t.Errorf("refused joins left joiningUser as %q", got)
 	}
 	t.Run("accepted", func(t *testing.T) {
-		status, body := w.call(resident, joiner, "PUT", sendPath("v2/send_join", roomID, ev.EventID()), json.RawMessage(ev.JSON()))
-		if status != http.StatusOK || body.Get("origin").Str != resident || body.Get("members_omitted").Bool() ||
+		status, body := w.call(residentServer, joiningServer, "PUT", sendMembershipPath("v2/send_join", roomID, ev.EventID()), json.RawMessage(ev.JSON()))
+		if status != http.StatusOK || body.Get("origin").Str != residentServer || body.Get("members_omitted").Bool() ||
 			len(body.Get("state").Array()) == 0 || len(body.Get("auth_chain").Array()) == 0 {
 			t.Fatalf("send_join: %d %s", status, body.Raw)
 		}
 		for _, s := range body.Get("state").Array() {
-			if s.Get("event_id").Str == ev.EventID() || s.Get("state_key").Str == bob {
+			if s.Get("event_id").Str == ev.EventID() || s.Get("state_key").Str == joiningUser {
 				t.Error("the state before the join holds the join")
 			}
 		}
 	})
 }
 
-// stripSignatures removes an event's hashes and signatures.
-func stripSignatures(t *testing.T, raw []byte) []byte {
+// stripMemberSignatures removes an event's hashes and signatures.
+func stripMemberSignatures(t *testing.T, raw []byte) []byte {
 	t.Helper()
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
@@ -216,52 +216,52 @@ func stripSignatures(t *testing.T, raw []byte) []byte {
 }
 
 func TestLeaveOverFederation(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res, join := w.servers[resident], w.servers[joiner]
-	roomID := res.createRoom(t, alice, "public_chat")
-	status, body := w.call(resident, joiner, "GET", makePath("leave", roomID, bob), nil)
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res, join := w.servers[residentServer], w.servers[joiningServer]
+	roomID := res.createRoom(t, residentUser, "public_chat")
+	status, body := w.call(residentServer, joiningServer, "GET", makeMembershipPath("leave", roomID, joiningUser), nil)
 	wantMemberError(t, status, body, http.StatusForbidden, "M_FORBIDDEN") // not in the room: nothing to leave
-	status, body = w.call(resident, joiner, "GET", makePath("leave", "!nowhere:resident.test", bob), nil)
+	status, body = w.call(residentServer, joiningServer, "GET", makeMembershipPath("leave", "!nowhere:resident.test", joiningUser), nil)
 	wantMemberError(t, status, body, http.StatusNotFound, "M_NOT_FOUND")
-	status, body = w.call(resident, joiner, "GET", makePath("leave", roomID, alice), nil)
+	status, body = w.call(residentServer, joiningServer, "GET", makeMembershipPath("leave", roomID, residentUser), nil)
 	wantMemberError(t, status, body, http.StatusForbidden, "M_FORBIDDEN")
 
-	if err := join.m.Join(t.Context(), bob, roomID, []string{resident}, nil); err != nil {
+	if err := join.m.Join(t.Context(), joiningUser, roomID, []string{residentServer}, nil); err != nil {
 		t.Fatal(err)
 	}
-	status, body = w.call(resident, joiner, "GET", makePath("leave", roomID, bob), nil)
+	status, body = w.call(residentServer, joiningServer, "GET", makeMembershipPath("leave", roomID, joiningUser), nil)
 	if status != http.StatusOK || body.Get("room_version").Str != "12" || body.Get("event.content.membership").Str != "leave" {
 		t.Errorf("make_leave: %d %s", status, body.Raw)
 	}
-	if err := join.m.Leave(t.Context(), bob, roomID, memberContentJSON("leave")); err != nil {
+	if err := join.m.Leave(t.Context(), joiningUser, roomID, memberContentJSON("leave")); err != nil {
 		t.Fatal(err)
 	}
-	if got := res.membership(t, roomID, bob); got != "leave" {
-		t.Errorf("resident has bob as %q after his leave", got)
+	if got := res.membership(t, roomID, joiningUser); got != "leave" {
+		t.Errorf("resident has joiningUser as %q after his leave", got)
 	}
-	if got := join.membership(t, roomID, bob); got != "leave" {
-		t.Errorf("joiner has bob as %q after his leave", got)
+	if got := join.membership(t, roomID, joiningUser); got != "leave" {
+		t.Errorf("joiner has joiningUser as %q after his leave", got)
 	}
 	if join.m.participates(t.Context(), roomID) {
-		t.Error("the joiner still counts itself in the room")
+		t.Error("the joiningServer still counts itself in the room")
 	}
 }
 
 func TestInviteOverFederation(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res, join := w.servers[resident], w.servers[joiner]
-	roomID := res.createRoom(t, alice, "private_chat")
-	if err := res.m.Invite(t.Context(), alice, roomID, bob, memberContentJSON("invite")); err != nil {
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res, join := w.servers[residentServer], w.servers[joiningServer]
+	roomID := res.createRoom(t, residentUser, "private_chat")
+	if err := res.m.Invite(t.Context(), residentUser, roomID, joiningUser, memberContentJSON("invite")); err != nil {
 		t.Fatal(err)
 	}
-	if got := res.membership(t, roomID, bob); got != "invite" {
-		t.Errorf("resident has bob as %q", got)
+	if got := res.membership(t, roomID, joiningUser); got != "invite" {
+		t.Errorf("resident has joiningUser as %q", got)
 	}
-	inv, err := join.db.RemoteInvite(t.Context(), roomID, bob)
+	inv, err := join.db.RemoteInvite(t.Context(), roomID, joiningUser)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inv.Sender != alice || inv.RoomVersion != "12" || !gjson.GetBytes(inv.Event, "signatures."+strings.ReplaceAll(joiner, ".", `\.`)).Exists() {
+	if inv.Sender != residentUser || inv.RoomVersion != "12" || !gjson.GetBytes(inv.Event, "signatures."+strings.ReplaceAll(joiningServer, ".", `\.`)).Exists() {
 		t.Errorf("stored invite: %+v", inv)
 	}
 	if !strings.Contains(string(inv.InviteState), "m.room.create") || !strings.Contains(string(inv.InviteState), "m.room.name") {
@@ -269,119 +269,119 @@ func TestInviteOverFederation(t *testing.T) {
 	}
 	// Joining through the invite needs no servers named: the inviter's is
 	// asked, and the invite is then done with.
-	if err := join.m.Join(t.Context(), bob, roomID, nil, nil); err != nil {
+	if err := join.m.Join(t.Context(), joiningUser, roomID, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := res.membership(t, roomID, bob); got != "join" {
-		t.Errorf("resident has bob as %q after his join", got)
+	if got := res.membership(t, roomID, joiningUser); got != "join" {
+		t.Errorf("resident has joiningUser as %q after his join", got)
 	}
-	if _, err := join.db.RemoteInvite(t.Context(), roomID, bob); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := join.db.RemoteInvite(t.Context(), roomID, joiningUser); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("invite kept after the join: %v", err)
 	}
 }
 
 func TestInviteRejectedOverFederation(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res, join := w.servers[resident], w.servers[joiner]
-	roomID := res.createRoom(t, alice, "private_chat")
-	if err := res.m.Invite(t.Context(), alice, roomID, bob, memberContentJSON("invite")); err != nil {
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res, join := w.servers[residentServer], w.servers[joiningServer]
+	roomID := res.createRoom(t, residentUser, "private_chat")
+	if err := res.m.Invite(t.Context(), residentUser, roomID, joiningUser, memberContentJSON("invite")); err != nil {
 		t.Fatal(err)
 	}
-	if err := join.m.Leave(t.Context(), bob, roomID, memberContentJSON("leave")); err != nil {
+	if err := join.m.Leave(t.Context(), joiningUser, roomID, memberContentJSON("leave")); err != nil {
 		t.Fatal(err)
 	}
-	if got := res.membership(t, roomID, bob); got != "leave" {
-		t.Errorf("resident has bob as %q after the rejection", got)
+	if got := res.membership(t, roomID, joiningUser); got != "leave" {
+		t.Errorf("resident has joiningUser as %q after the rejection", got)
 	}
-	if _, err := join.db.RemoteInvite(t.Context(), roomID, bob); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := join.db.RemoteInvite(t.Context(), roomID, joiningUser); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("invite kept after the rejection: %v", err)
 	}
-	if err := join.m.Leave(t.Context(), bob, "!unknown:nowhere.test", nil); err == nil {
+	if err := join.m.Leave(t.Context(), joiningUser, "!unknown:nowhere.test", nil); err == nil {
 		t.Error("leaving a room no server is known for succeeded")
 	}
 }
 
 func TestReceiveInviteRefuses(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res := w.servers[resident]
-	roomID := res.createRoom(t, alice, "private_chat")
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res := w.servers[residentServer]
+	roomID := res.createRoom(t, residentUser, "private_chat")
 	build := func(target string) *mxcore.PDU {
-		ev, err := res.rooms.BuildEvent(t.Context(), roomserver.EventRequest{RoomID: roomID, Sender: alice, Type: "m.room.member", StateKey: &target, Content: memberContentJSON("invite")})
+		ev, err := res.rooms.BuildEvent(t.Context(), roomserver.EventRequest{RoomID: roomID, Sender: residentUser, Type: "m.room.member", StateKey: &target, Content: memberContentJSON("invite")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ev
 	}
-	invite, notOurs := build(bob), build("@carol:elsewhere.test")
-	joinEv, _ := res.rooms.BuildEvent(t.Context(), roomserver.EventRequest{RoomID: roomID, Sender: alice, Type: "m.room.member", StateKey: ptr(alice), Content: memberContentJSON("join")})
+	invite, notOurs := build(joiningUser), build("@carol:elsewhere.test")
+	joinEv, _ := res.rooms.BuildEvent(t.Context(), roomserver.EventRequest{RoomID: roomID, Sender: residentUser, Type: "m.room.member", StateKey: memberStrPtr(residentUser), Content: memberContentJSON("join")})
 	body := func(ev *mxcore.PDU, ver string) map[string]any {
 		return map[string]any{"room_version": ver, "event": json.RawMessage(ev.JSON())}
 	}
-	path := func(ev *mxcore.PDU) string { return sendPath("v2/invite", roomID, ev.EventID()) }
+	path := func(ev *mxcore.PDU) string { return sendMembershipPath("v2/invite", roomID, ev.EventID()) }
 	cases := []struct {
 		name, origin, path string
 		body               any
 		status             int
 		errcode            string
 	}{
-		{"unsupported room version", resident, path(invite), body(invite, "99"), http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
-		{"no event", resident, path(invite), map[string]any{"room_version": "12"}, http.StatusBadRequest, "M_MISSING_PARAM"},
-		{"invitee of another server", resident, path(notOurs), body(notOurs, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"unsupported room version", residentServer, path(invite), body(invite, "99"), http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION"},
+		{"no event", residentServer, path(invite), map[string]any{"room_version": "12"}, http.StatusBadRequest, "M_MISSING_PARAM"},
+		{"invitee of another server", residentServer, path(notOurs), body(notOurs, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
 		{"sender not of the origin", "other.test", path(invite), body(invite, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
-		{"not an invite", resident, path(joinEv), body(joinEv, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
-		{"path names another event", resident, sendPath("v2/invite", roomID, "$other"), body(invite, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
-		{"not JSON", resident, path(invite), json.RawMessage(`[1]`), http.StatusBadRequest, "M_NOT_JSON"},
+		{"not an invite", residentServer, path(joinEv), body(joinEv, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"path names another event", residentServer, sendMembershipPath("v2/invite", roomID, "$other"), body(invite, "12"), http.StatusBadRequest, "M_INVALID_PARAM"},
+		{"not JSON", residentServer, path(invite), json.RawMessage(`[1]`), http.StatusBadRequest, "M_NOT_JSON"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			status, resp := w.call(joiner, tc.origin, "PUT", tc.path, tc.body)
+			status, resp := w.call(joiningServer, tc.origin, "PUT", tc.path, tc.body)
 			wantMemberError(t, status, resp, tc.status, tc.errcode)
 		})
 	}
-	if invs, _ := w.servers[joiner].db.RemoteInvitesForUser(t.Context(), bob, 0, 10); len(invs) != 0 {
+	if invs, _ := w.servers[joiningServer].db.RemoteInvitesForUser(t.Context(), joiningUser, 0, 10); len(invs) != 0 {
 		t.Errorf("refused invites were stored: %v", invs)
 	}
 	t.Run("forged signature", func(t *testing.T) {
 		sig := gjson.GetBytes(invite.JSON(), `signatures.resident\.test.ed25519:res`).Str
 		forged := strings.Replace(string(invite.JSON()), sig, sig[2:]+sig[:2], 1)
-		status, resp := w.call(joiner, resident, "PUT", path(invite), map[string]any{"room_version": "12", "event": json.RawMessage(forged)})
+		status, resp := w.call(joiningServer, residentServer, "PUT", path(invite), map[string]any{"room_version": "12", "event": json.RawMessage(forged)})
 		wantMemberError(t, status, resp, http.StatusBadRequest, "M_INVALID_PARAM")
 	})
 }
 
-func ptr(s string) *string { return &s }
+func memberStrPtr(s string) *string { return &s }
 
 func TestKnockOverFederation(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res, join := w.servers[resident], w.servers[joiner]
-	knockRoom := res.createRoom(t, alice, "private_chat", roomserver.InitialStateEvent{Type: "m.room.join_rules", Content: []byte(`{"join_rule":"knock"}`)})
-	public := res.createRoom(t, alice, "public_chat")
-	status, body := w.call(resident, joiner, "GET", makePath("knock", knockRoom, bob), nil)
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res, join := w.servers[residentServer], w.servers[joiningServer]
+	knockRoom := res.createRoom(t, residentUser, "private_chat", roomserver.InitialStateEvent{Type: "m.room.join_rules", Content: []byte(`{"join_rule":"knock"}`)})
+	public := res.createRoom(t, residentUser, "public_chat")
+	status, body := w.call(residentServer, joiningServer, "GET", makeMembershipPath("knock", knockRoom, joiningUser), nil)
 	wantMemberError(t, status, body, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION")
-	status, body = w.call(resident, joiner, "GET", makePath("knock", public, bob)+"?ver=12", nil)
+	status, body = w.call(residentServer, joiningServer, "GET", makeMembershipPath("knock", public, joiningUser)+"?ver=12", nil)
 	wantMemberError(t, status, body, http.StatusForbidden, "M_FORBIDDEN")
-	status, body = w.call(resident, joiner, "GET", makePath("knock", "!nowhere:resident.test", bob)+"?ver=12", nil)
+	status, body = w.call(residentServer, joiningServer, "GET", makeMembershipPath("knock", "!nowhere:resident.test", joiningUser)+"?ver=12", nil)
 	wantMemberError(t, status, body, http.StatusNotFound, "M_NOT_FOUND")
 
-	if err := join.m.Knock(t.Context(), bob, knockRoom, []string{resident}, []byte(`{"reason":"let me in"}`)); err != nil {
+	if err := join.m.Knock(t.Context(), joiningUser, knockRoom, []string{residentServer}, []byte(`{"reason":"let me in"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if got := res.membership(t, knockRoom, bob); got != "knock" {
-		t.Errorf("resident has bob as %q after his knock", got)
+	if got := res.membership(t, knockRoom, joiningUser); got != "knock" {
+		t.Errorf("resident has joiningUser as %q after his knock", got)
 	}
 	// A knocker may rescind the knock with a leave, which send_knock
 	// does not take.
-	ev := signedMembership(t, w, "leave", knockRoom, bob)
-	status, body = w.call(resident, joiner, "PUT", sendPath("v1/send_knock", knockRoom, ev.EventID()), json.RawMessage(ev.JSON()))
+	ev := signedMembershipEvent(t, w, "leave", knockRoom, joiningUser)
+	status, body = w.call(residentServer, joiningServer, "PUT", sendMembershipPath("v1/send_knock", knockRoom, ev.EventID()), json.RawMessage(ev.JSON()))
 	wantMemberError(t, status, body, http.StatusBadRequest, "M_INVALID_PARAM")
 }
 
 func TestSendKnockAnswersRoomState(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res := w.servers[resident]
-	roomID := res.createRoom(t, alice, "private_chat", roomserver.InitialStateEvent{Type: "m.room.join_rules", Content: []byte(`{"join_rule":"knock"}`)})
-	ev := signedMembership(t, w, "knock", roomID, bob)
-	status, body := w.call(resident, joiner, "PUT", sendPath("v1/send_knock", roomID, ev.EventID()), json.RawMessage(ev.JSON()))
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res := w.servers[residentServer]
+	roomID := res.createRoom(t, residentUser, "private_chat", roomserver.InitialStateEvent{Type: "m.room.join_rules", Content: []byte(`{"join_rule":"knock"}`)})
+	ev := signedMembershipEvent(t, w, "knock", roomID, joiningUser)
+	status, body := w.call(residentServer, joiningServer, "PUT", sendMembershipPath("v1/send_knock", roomID, ev.EventID()), json.RawMessage(ev.JSON()))
 	if status != http.StatusOK {
 		t.Fatalf("send_knock: %d %s", status, body.Raw)
 	}
@@ -395,31 +395,31 @@ func TestSendKnockAnswersRoomState(t *testing.T) {
 }
 
 func TestQueryDirectory(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res, join := w.servers[resident], w.servers[joiner]
-	roomID := res.createRoom(t, alice, "public_chat")
-	if err := res.db.CreateAlias(t.Context(), "#fed:resident.test", roomID, alice); err != nil {
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res, join := w.servers[residentServer], w.servers[joiningServer]
+	roomID := res.createRoom(t, residentUser, "public_chat")
+	if err := res.db.CreateAlias(t.Context(), "#fed:resident.test", roomID, residentUser); err != nil {
 		t.Fatal(err)
 	}
 	q := func(alias string) string {
 		return "/_matrix/federation/v1/query/directory?" + url.Values{"room_alias": {alias}}.Encode()
 	}
-	status, body := w.call(resident, joiner, "GET", q("#fed:resident.test"), nil)
-	if status != http.StatusOK || body.Get("room_id").Str != roomID || body.Get("servers.0").Str != resident {
+	status, body := w.call(residentServer, joiningServer, "GET", q("#fed:resident.test"), nil)
+	if status != http.StatusOK || body.Get("room_id").Str != roomID || body.Get("servers.0").Str != residentServer {
 		t.Errorf("query: %d %s", status, body.Raw)
 	}
-	status, body = w.call(resident, joiner, "GET", q("#nonesuch:resident.test"), nil)
+	status, body = w.call(residentServer, joiningServer, "GET", q("#nonesuch:resident.test"), nil)
 	wantMemberError(t, status, body, http.StatusNotFound, "M_NOT_FOUND")
-	status, body = w.call(resident, joiner, "GET", q("#fed:elsewhere.test"), nil)
+	status, body = w.call(residentServer, joiningServer, "GET", q("#fed:elsewhere.test"), nil)
 	wantMemberError(t, status, body, http.StatusNotFound, "M_NOT_FOUND")
-	status, body = w.call(resident, joiner, "GET", q("nonsense"), nil)
+	status, body = w.call(residentServer, joiningServer, "GET", q("nonsense"), nil)
 	wantMemberError(t, status, body, http.StatusBadRequest, "M_INVALID_PARAM")
 
 	got, servers, err := join.m.ResolveAlias(t.Context(), "#fed:resident.test")
-	if err != nil || got != roomID || len(servers) == 0 || servers[0] != resident {
+	if err != nil || got != roomID || len(servers) == 0 || servers[0] != residentServer {
 		t.Errorf("ResolveAlias: %s %v %v", got, servers, err)
 	}
-	if _, _, err := join.m.ResolveAlias(t.Context(), "#nonesuch:resident.test"); !isMatrixError(err, http.StatusNotFound, "M_NOT_FOUND") {
+	if _, _, err := join.m.ResolveAlias(t.Context(), "#nonesuch:resident.test"); !isMemberMatrixError(err, http.StatusNotFound, "M_NOT_FOUND") {
 		t.Errorf("ResolveAlias of a missing alias: %v", err)
 	}
 }
@@ -429,10 +429,10 @@ func TestQueryDirectory(t *testing.T) {
 // M_FORBIDDEN from each, whatever else is in the request, and that the
 // policy was asked about that server: none of them bypasses the seam.
 func TestMembershipRoutesAskPolicy(t *testing.T) {
-	w := newMemberWorld(t, resident)
-	res := w.servers[resident]
-	roomID := res.createRoom(t, alice, "public_chat")
-	if err := res.db.CreateAlias(t.Context(), "#fed:resident.test", roomID, alice); err != nil {
+	w := newMemberWorld(t, residentServer)
+	res := w.servers[residentServer]
+	roomID := res.createRoom(t, residentUser, "public_chat")
+	if err := res.db.CreateAlias(t.Context(), "#fed:resident.test", roomID, residentUser); err != nil {
 		t.Fatal(err)
 	}
 	res.deny["denied.test"] = true
@@ -444,7 +444,7 @@ func TestMembershipRoutesAskPolicy(t *testing.T) {
 		path := strings.NewReplacer("{roomId}", url.PathEscape(roomID), "{userId}", "@eve:denied.test", "{eventId}", "$x").Replace(route)
 		path = "/_matrix/federation" + path + "?ver=12&room_alias=" + url.QueryEscape("#fed:resident.test")
 		res.decisions = nil
-		status, body := w.call(resident, "denied.test", method, path, json.RawMessage(`{}`))
+		status, body := w.call(residentServer, "denied.test", method, path, json.RawMessage(`{}`))
 		if status != http.StatusForbidden || body.Get("errcode").Str != "M_FORBIDDEN" {
 			t.Errorf("%s %s: %d %s, want 403 M_FORBIDDEN", method, route, status, body.Raw)
 		}
@@ -507,19 +507,19 @@ func TestJoinChecksWhatTheResidentSends(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newMemberWorld(t, resident, joiner)
-			res, join := w.servers[resident], w.servers[joiner]
-			roomID := res.createRoom(t, alice, "public_chat")
+			w := newMemberWorld(t, residentServer, joiningServer)
+			res, join := w.servers[residentServer], w.servers[joiningServer]
+			roomID := res.createRoom(t, residentUser, "public_chat")
 			w.tamperSendJoin = tc.tamper
-			if err := join.m.Join(t.Context(), bob, roomID, []string{resident}, nil); err == nil {
+			if err := join.m.Join(t.Context(), joiningUser, roomID, []string{residentServer}, nil); err == nil {
 				t.Fatal("the join succeeded")
 			}
 			if join.m.participates(t.Context(), roomID) {
-				t.Error("the joiner counts itself in the room")
+				t.Error("the joiningServer counts itself in the room")
 			}
 			// Once the answers are honest, the same join works.
 			w.tamperSendJoin = nil
-			if err := join.m.Join(t.Context(), bob, roomID, []string{resident}, nil); err != nil {
+			if err := join.m.Join(t.Context(), joiningUser, roomID, []string{residentServer}, nil); err != nil {
 				t.Errorf("honest join after a tampered one: %v", err)
 			}
 		})
@@ -527,9 +527,9 @@ func TestJoinChecksWhatTheResidentSends(t *testing.T) {
 }
 
 func TestOrderByAuth(t *testing.T) {
-	w := newMemberWorld(t, resident)
-	res := w.servers[resident]
-	roomID := res.createRoom(t, alice, "public_chat")
+	w := newMemberWorld(t, residentServer)
+	res := w.servers[residentServer]
+	roomID := res.createRoom(t, residentUser, "public_chat")
 	state, _ := res.rooms.CurrentState(t.Context(), roomID)
 	var ids []string
 	for _, e := range state {
@@ -559,36 +559,36 @@ func TestOrderByAuth(t *testing.T) {
 }
 
 func TestRestrictedJoin(t *testing.T) {
-	w := newMemberWorld(t, resident, joiner)
-	res, join := w.servers[resident], w.servers[joiner]
-	space := res.createRoom(t, alice, "public_chat")
+	w := newMemberWorld(t, residentServer, joiningServer)
+	res, join := w.servers[residentServer], w.servers[joiningServer]
+	space := res.createRoom(t, residentUser, "public_chat")
 	rules := func(allowed string) roomserver.InitialStateEvent {
 		content, _ := json.Marshal(map[string]any{"join_rule": "restricted", "allow": []map[string]string{{"type": "m.room_membership", "room_id": allowed}}})
 		return roomserver.InitialStateEvent{Type: "m.room.join_rules", Content: content}
 	}
-	restricted := res.createRoom(t, alice, "private_chat", rules(space))
-	elsewhere := res.createRoom(t, alice, "private_chat", rules("!unknown:elsewhere.test"))
+	restricted := res.createRoom(t, residentUser, "private_chat", rules(space))
+	elsewhere := res.createRoom(t, residentUser, "private_chat", rules("!unknown:elsewhere.test"))
 
-	status, body := w.call(resident, joiner, "GET", makePath("join", restricted, bob)+"?ver=12", nil)
+	status, body := w.call(residentServer, joiningServer, "GET", makeMembershipPath("join", restricted, joiningUser)+"?ver=12", nil)
 	wantMemberError(t, status, body, http.StatusForbidden, "M_FORBIDDEN")
-	status, body = w.call(resident, joiner, "GET", makePath("join", elsewhere, bob)+"?ver=12", nil)
+	status, body = w.call(residentServer, joiningServer, "GET", makeMembershipPath("join", elsewhere, joiningUser)+"?ver=12", nil)
 	wantMemberError(t, status, body, http.StatusBadRequest, "M_UNABLE_TO_AUTHORISE_JOIN")
 
-	if err := join.m.Join(t.Context(), bob, space, []string{resident}, nil); err != nil {
+	if err := join.m.Join(t.Context(), joiningUser, space, []string{residentServer}, nil); err != nil {
 		t.Fatal(err)
 	}
-	status, body = w.call(resident, joiner, "GET", makePath("join", restricted, bob)+"?ver=12", nil)
-	if status != http.StatusOK || body.Get("event.content.join_authorised_via_users_server").Str != alice {
+	status, body = w.call(residentServer, joiningServer, "GET", makeMembershipPath("join", restricted, joiningUser)+"?ver=12", nil)
+	if status != http.StatusOK || body.Get("event.content.join_authorised_via_users_server").Str != residentUser {
 		t.Fatalf("make_join of a restricted room for a member of the allowed room: %d %s", status, body.Raw)
 	}
-	if err := join.m.Join(t.Context(), bob, restricted, []string{resident}, nil); err != nil {
+	if err := join.m.Join(t.Context(), joiningUser, restricted, []string{residentServer}, nil); err != nil {
 		t.Fatal(err)
 	}
-	ev, err := join.rooms.CurrentStateEvent(t.Context(), restricted, "m.room.member", bob)
+	ev, err := join.rooms.CurrentStateEvent(t.Context(), restricted, "m.room.member", joiningUser)
 	if err != nil || !gjson.GetBytes(ev.JSON(), `signatures.resident\.test`).Exists() {
 		t.Errorf("bob's restricted join lacks the authorising server's signature: %v", err)
 	}
-	if got := res.membership(t, restricted, bob); got != "join" {
-		t.Errorf("resident has bob as %q in the restricted room", got)
+	if got := res.membership(t, restricted, joiningUser); got != "join" {
+		t.Errorf("resident has joiningUser as %q in the restricted room", got)
 	}
 }
