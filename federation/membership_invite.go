@@ -114,8 +114,8 @@ func (m *Membership) keepInvite(ctx context.Context, ev *mxcore.PDU, signed []by
 	return err
 }
 
-// strippedEvent is a stripped state event (client-server API).
-type strippedEvent struct {
+// inviteStrippedEvent is a stripped state event (client-server API).
+type inviteStrippedEvent struct {
 	Type     string          `json:"type"`
 	StateKey string          `json:"state_key"`
 	Sender   string          `json:"sender"`
@@ -124,8 +124,8 @@ type strippedEvent struct {
 
 // strippedFromPDUs strips the state events of roomID among evs, keeping at
 // most limit; anything else is dropped, as the spec allows.
-func strippedFromPDUs(evs []json.RawMessage, roomID string, limit int) []strippedEvent {
-	out := []strippedEvent{}
+func strippedFromPDUs(evs []json.RawMessage, roomID string, limit int) []inviteStrippedEvent {
+	out := []inviteStrippedEvent{}
 	for _, raw := range evs {
 		if len(out) == limit {
 			break
@@ -138,7 +138,7 @@ func strippedFromPDUs(evs []json.RawMessage, roomID string, limit int) []strippe
 		if rid := ev.Get("room_id"); rid.Exists() && rid.Str != roomID {
 			continue
 		}
-		out = append(out, strippedEvent{Type: ev.Get("type").Str, StateKey: sk.Str, Sender: ev.Get("sender").Str, Content: json.RawMessage(content.Raw)})
+		out = append(out, inviteStrippedEvent{Type: ev.Get("type").Str, StateKey: sk.Str, Sender: ev.Get("sender").Str, Content: json.RawMessage(content.Raw)})
 	}
 	return out
 }

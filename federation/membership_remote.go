@@ -160,7 +160,7 @@ func (m *Membership) throughCandidates(ctx context.Context, roomID, userID strin
 		}
 		lastErr = err
 	}
-	return clientFacing(lastErr)
+	return membershipClientError(lastErr)
 }
 
 // candidates is servers without this one and repeats, bounded.
@@ -177,9 +177,9 @@ func (m *Membership) candidates(servers []string) []string {
 	return out
 }
 
-// clientFacing turns a remote server's refusal into the same Matrix error
+// membershipClientError turns a remote server's refusal into the same Matrix error
 // for the client, and a failure to reach any server into 502.
-func clientFacing(err error) error {
+func membershipClientError(err error) error {
 	var mxErr *mxcore.Error
 	if errors.As(err, &mxErr) {
 		return mxErr
@@ -373,7 +373,7 @@ func (m *Membership) Invite(ctx context.Context, sender, roomID, invitee string,
 	}
 	signed, err := m.inviteRemote(ctx, target.Server, ev)
 	if err != nil {
-		return clientFacing(err)
+		return membershipClientError(err)
 	}
 	results, err := m.Rooms.Persist(ctx, roomID, []roomserver.InputEvent{{PDU: signed, Origin: roomserver.OriginLocal}})
 	if err != nil {
@@ -431,17 +431,17 @@ func (m *Membership) ResolveAlias(ctx context.Context, alias string) (string, []
 		return "", nil, mxcore.NotFound("Room alias " + alias + " not found: its server could not be reached")
 	}
 	if err := resp.Err(); err != nil {
-		return "", nil, clientFacing(err)
+		return "", nil, membershipClientError(err)
 	}
 	var body struct {
 		RoomID  string   `json:"room_id"`
 		Servers []string `json:"servers"`
 	}
 	if err := json.Unmarshal(resp.Body, &body); err != nil {
-		return "", nil, clientFacing(fmt.Errorf("%s: directory answer: %w", a.Server, err))
+		return "", nil, membershipClientError(fmt.Errorf("%s: directory answer: %w", a.Server, err))
 	}
 	if _, err := mxcore.ParseRoomID(body.RoomID); err != nil {
-		return "", nil, clientFacing(fmt.Errorf("%s: directory answer has no room ID", a.Server))
+		return "", nil, membershipClientError(fmt.Errorf("%s: directory answer has no room ID", a.Server))
 	}
 	return body.RoomID, append(m.candidates(body.Servers), a.Server), nil
 }

@@ -134,7 +134,7 @@ func checkJoinState(ver mxcore.RoomVersion, roomID string, state []*mxcore.PDU) 
 			continue
 		}
 		v := "1"
-		if rv, ok := jsonString(ev.Content(), "room_version"); ok {
+		if rv, ok := createContentString(ev.Content(), "room_version"); ok {
 			v = rv
 		}
 		if v != ver.ID {
@@ -148,7 +148,7 @@ func checkJoinState(ver mxcore.RoomVersion, roomID string, state []*mxcore.PDU) 
 	return errors.New("the state received has no valid create event")
 }
 
-func jsonString(obj []byte, key string) (string, bool) {
+func createContentString(obj []byte, key string) (string, bool) {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(obj, &m) != nil {
 		return "", false
