@@ -76,9 +76,16 @@ func (a *API) createAlias(ctx context.Context, alias, roomID, creator string) (a
 
 // getAlias implements GET /directory/room/{roomAlias}.
 func (a *API) getAlias(r *http.Request) (any, error) {
-	s, _, err := aliasParam(r)
+	s, parsed, err := aliasParam(r)
 	if err != nil {
 		return nil, err
+	}
+	if parsed.Server != a.ServerName {
+		roomID, servers, err := a.remoteAlias(r.Context(), s)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"room_id": roomID, "servers": servers}, nil
 	}
 	roomID, err := a.resolveAlias(r.Context(), s)
 	if err != nil {

@@ -55,6 +55,9 @@ type API struct {
 	// RemoteE2EE reaches other servers' users for keys and to-device
 	// messages (federation); nil until federation wires it.
 	RemoteE2EE RemoteE2EE
+	// RemoteRooms reaches rooms through other servers; nil until
+	// federation is wired in, which keeps every room local.
+	RemoteRooms RemoteRooms
 
 	initOnce  sync.Once
 	uia       *uiaStore

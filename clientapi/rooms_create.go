@@ -65,6 +65,7 @@ func (a *API) createRoom(r *http.Request) (any, error) {
 	if err := a.reserveRoomAlias(r.Context(), alias, res.RoomID, s.UserID); err != nil {
 		return nil, err
 	}
+	a.inviteRemotes(r.Context(), res.RoomID, s.UserID, res.RemoteInvites, req.IsDirect)
 	return map[string]string{"room_id": res.RoomID}, nil
 }
 
@@ -84,7 +85,7 @@ func (a *API) checkCreateRoom(req createRoomRequest) error {
 		if err != nil {
 			return mxcore.InvalidParam("invite: invalid user ID " + u)
 		}
-		if id.Server != a.ServerName {
+		if id.Server != a.ServerName && a.RemoteRooms == nil {
 			return mxcore.Unknown("inviting users on other servers is not available yet (no federation)")
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/roomserver"
@@ -19,11 +18,19 @@ type membershipRequest struct {
 
 // setMembership sends an m.room.member event from the caller for target.
 func (a *API) setMembership(ctx context.Context, roomID, sender, target, membership, reason string) error {
+	raw := a.memberContent(ctx, target, membership, reason)
+	_, err := a.Rooms.SendEvent(ctx, roomserver.EventRequest{RoomID: roomID, Sender: sender, Type: "m.room.member", StateKey: &target, Content: raw})
+	return roomError(err)
+}
+
+// memberContent is the content of target's member event: a joining
+// user's profile goes with it.
+func (a *API) memberContent(ctx context.Context, target, membership, reason string) []byte {
 	content := map[string]any{"membership": membership}
 	if reason != "" {
 		content["reason"] = reason
 	}
-	if membership == "join" {
+	if membership == "join" || membership == "knock" {
 		name, avatar := a.memberProfile(ctx, target)
 		if name != "" {
 			content["displayname"] = name
@@ -33,33 +40,28 @@ func (a *API) setMembership(ctx context.Context, roomID, sender, target, members
 		}
 	}
 	raw, _ := json.Marshal(content)
-	_, err := a.Rooms.SendEvent(ctx, roomserver.EventRequest{RoomID: roomID, Sender: sender, Type: "m.room.member", StateKey: &target, Content: raw})
-	return roomError(err)
+	return raw
 }
 
 // joinRoomByID implements POST /rooms/{roomId}/join.
 func (a *API) joinRoomByID(r *http.Request) (any, error) {
-	return a.join(r, roomPathParam(r, "roomId"))
+	return a.join(r, roomPathParam(r, "roomId"), nil)
 }
 
-// joinRoom implements POST /join/{roomIdOrAlias}. Only local aliases
-// resolve (remote ones need a federation directory query), and
-// server_name/via are unused until federation joins exist.
+// joinRoom implements POST /join/{roomIdOrAlias}. Aliases of other
+// servers resolve through their directory; the servers they name, and
+// those in server_name/via, are where a room not joined here is joined.
 func (a *API) joinRoom(r *http.Request) (any, error) {
-	target := roomPathParam(r, "roomIdOrAlias")
-	if strings.HasPrefix(target, "#") {
-		roomID, err := a.resolveAlias(r.Context(), target)
-		if err != nil {
-			return nil, err
-		}
-		target = roomID
+	target, via, err := a.roomTarget(r)
+	if err != nil {
+		return nil, err
 	}
-	return a.join(r, target)
+	return a.join(r, target, via)
 }
 
-// join joins a room this server already knows. A room it does not know
-// could only be joined over federation, which does not exist yet.
-func (a *API) join(r *http.Request, roomID string) (any, error) {
+// join joins a room: here when a user of this server is in it (or no
+// other server is known to be), else through other servers.
+func (a *API) join(r *http.Request, roomID string, via []string) (any, error) {
 	if _, err := mxcore.ParseRoomID(roomID); err != nil {
 		return nil, mxcore.InvalidParam("Invalid room ID: " + roomID)
 	}
@@ -68,12 +70,21 @@ func (a *API) join(r *http.Request, roomID string) (any, error) {
 		return nil, err
 	}
 	ctx := r.Context()
-	if _, err := a.Rooms.RoomVersion(ctx, roomID); errors.Is(err, roomserver.ErrUnknownRoom) {
-		return nil, mxcore.NotFound("Room not known to this server; joining rooms on other servers (federation) is not available yet")
-	} else if err != nil {
+	userID := roomCaller(r).UserID
+	_, err := a.Rooms.RoomVersion(ctx, roomID)
+	unknown := errors.Is(err, roomserver.ErrUnknownRoom)
+	if err != nil && !unknown {
 		return nil, err
 	}
-	userID := roomCaller(r).UserID
+	if handled, err := a.joinRemotely(ctx, roomID, userID, via, a.memberContent(ctx, userID, "join", body.Reason)); handled || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"room_id": roomID}, nil
+	}
+	if unknown {
+		return nil, mxcore.NotFound("Room not known to this server")
+	}
 	if err := a.setMembership(ctx, roomID, userID, userID, "join", body.Reason); err != nil {
 		return nil, err
 	}
@@ -104,8 +115,12 @@ func (a *API) invite(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if id, _ := mxcore.ParseUserID(body.UserID); id.Server != a.ServerName {
-		// Remote invites need the federation /invite round trip.
-		return nil, mxcore.Forbidden("Inviting users on other servers is not available yet (no federation)")
+		// The invitee's server must sign the invite first.
+		if a.RemoteRooms == nil {
+			return nil, mxcore.Forbidden("Inviting users on other servers is not available (no federation)")
+		}
+		content := a.memberContent(r.Context(), body.UserID, "invite", body.Reason)
+		return struct{}{}, roomError(a.RemoteRooms.Invite(r.Context(), roomCaller(r).UserID, roomID, body.UserID, content))
 	}
 	return struct{}{}, a.setMembership(r.Context(), roomID, roomCaller(r).UserID, body.UserID, "invite", body.Reason)
 }
@@ -121,6 +136,10 @@ func (a *API) leave(r *http.Request) (any, error) {
 		return nil, err
 	}
 	userID := roomCaller(r).UserID
+	content := a.memberContent(r.Context(), userID, "leave", body.Reason)
+	if handled, err := a.leaveRemote(r.Context(), roomID, userID, content); handled || err != nil {
+		return struct{}{}, err
+	}
 	return struct{}{}, a.setMembership(r.Context(), roomID, userID, userID, "leave", body.Reason)
 }
 

@@ -63,6 +63,9 @@ func (s *syncServer) build(ctx context.Context, req syncRequest, upTo syncToken)
 	if err := v.addInvited(ctx, resp, invited); err != nil {
 		return nil, nil, err
 	}
+	if err := v.addRemoteInvites(ctx, resp); err != nil {
+		return nil, nil, err
+	}
 	if req.hasSince || req.filter.includeLeave() {
 		if err := v.addLeft(ctx, resp); err != nil {
 			return nil, nil, err

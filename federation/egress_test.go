@@ -22,6 +22,18 @@ var nonDataRoutes = map[string]string{
 	"GET /_matrix/federation/v1/version":      "server software version",
 	"GET /.well-known/matrix/server":          "server discovery",
 	"PUT /_matrix/federation/v1/send/{txnId}": "inbound transaction: data comes in",
+	// The membership routes decide per request (the action depends on the
+	// event: join, leave, knock, invite) through Membership.allowed before
+	// anything is read; TestMembershipRoutesAskPolicy walks them all
+	// with a denying policy.
+	"GET /_matrix/federation/v1/make_join/{roomId}/{userId}":   "asks the policy in its handler (ActionJoin)",
+	"PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}":  "asks the policy in its handler (ActionJoin)",
+	"GET /_matrix/federation/v1/make_leave/{roomId}/{userId}":  "asks the policy in its handler (ActionLeave)",
+	"PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}": "asks the policy in its handler (ActionLeave)",
+	"GET /_matrix/federation/v1/make_knock/{roomId}/{userId}":  "asks the policy in its handler (ActionKnock)",
+	"PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}": "asks the policy in its handler (ActionKnock)",
+	"PUT /_matrix/federation/v2/invite/{roomId}/{eventId}":     "asks the policy in its handler (ActionInvite)",
+	"GET /_matrix/federation/v1/query/directory":               "asks the policy in its handler (ActionServeRoomData)",
 }
 
 // undeclaredRoutes walks a router and returns the "METHOD pattern" of
@@ -59,7 +71,8 @@ func TestEveryDataRoutePassesThePolicy(t *testing.T) {
 	rt := &Routes{
 		Keys: &KeyServer{ServerName: readServer}, Notary: &Notary{}, Auth: &Authenticator{},
 		WellKnownServer: "a.example:443", Policy: policy.AllowAll{},
-		Reads: &ReadSources{Profiles: profileStub{}, Media: mediaStub{}},
+		Reads:      &ReadSources{Profiles: profileStub{}, Media: mediaStub{}},
+		Membership: &Membership{},
 	}
 	authenticated := rt.authenticatedRouter()
 	if bad := undeclaredRoutes(t, authenticated, federationPrefix, rt.EgressRoutes(), nonDataRoutes); len(bad) > 0 {

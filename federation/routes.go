@@ -29,6 +29,9 @@ type Routes struct {
 	Reads *ReadSources
 
 	egressRoutes map[string]policy.Action // routes registered through egress
+	// Membership serves joins, leaves, invites, knocks and the directory
+	// query; nil leaves them out.
+	Membership *Membership
 }
 
 // Mount registers the federation and key endpoints on r.
@@ -62,6 +65,7 @@ func (rt *Routes) authenticatedRouter() chi.Router {
 	r.NotFound(mxhttp.NotFound)
 	r.MethodNotAllowed(mxhttp.MethodNotAllowed)
 	rt.mountReads(r)
+	rt.Membership.mount(r)
 	return r
 }
 

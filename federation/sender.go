@@ -325,6 +325,20 @@ func (s *Sender) enqueue(ctx context.Context, items []storage.FederationQueueIte
 
 // otherServers returns the valid server names among names except this one,
 // without duplicates.
+// ForwardToRoom queues an event this server accepted as the resident of
+// a room (a join, leave or knock that came through send_join, send_leave
+// or send_knock) for the room's other joined servers: the sender sends
+// only its own users' events, and the others would not hear of this one
+// otherwise. origin, which made it, is left out.
+func (s *Sender) ForwardToRoom(ctx context.Context, roomID, eventID, origin string) error {
+	servers, err := s.cfg.Rooms.JoinedServers(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	servers = slices.DeleteFunc(servers, func(name string) bool { return name == origin })
+	return s.SendPDUs(ctx, roomID, []string{eventID}, servers)
+}
+
 func (s *Sender) otherServers(names []string) []string {
 	seen := make(map[string]bool, len(names))
 	var out []string

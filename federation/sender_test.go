@@ -449,3 +449,22 @@ func kickEvent(t *testing.T, rooms *fakeRooms) *mxcore.PDU {
 }
 
 func readAll(r *http.Request) ([]byte, error) { return io.ReadAll(r.Body) }
+
+// TestSenderForwardToRoom: an event accepted as the resident is queued
+// for the room's joined servers but the one that made it and ourselves.
+func TestSenderForwardToRoom(t *testing.T) {
+	rooms := newFakeRooms()
+	ev := rooms.message(t, "!room:us.test", 0)
+	rooms.joined["!room:us.test"] = []string{"us.test", "origin.test", "b.test", "c.test"}
+	db := openSenderDB(t, filepath.Join(t.TempDir(), "f.db"))
+	defer db.Close()
+	s := newTestSender(t, senderNet(t, &txnSink{}), db, rooms) // not started: the queue stays as queued
+	if err := s.ForwardToRoom(t.Context(), "!room:us.test", ev.EventID(), "origin.test"); err != nil {
+		t.Fatal(err)
+	}
+	for dest, want := range map[string]int{"b.test": 1, "c.test": 1, "origin.test": 0, "us.test": 0} {
+		if got, _ := db.PendingFederation(t.Context(), dest, 50, 100); len(got) != want {
+			t.Errorf("%s has %d queued, want %d", dest, len(got), want)
+		}
+	}
+}

@@ -137,6 +137,7 @@ type Database interface {
 	SearchStore
 	FederationQueueStore
 	E2EEStore
+	RemoteInviteStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

@@ -50,7 +50,7 @@ func checkCreateRoomErrors(t *testing.T, alice roomUser) {
 	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"room_version": "999"}), http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION")
 	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"room_alias_name": "te:a"}), http.StatusBadRequest, "M_INVALID_PARAM")
 	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"preset": "party"}), http.StatusBadRequest, "M_INVALID_PARAM")
-	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"invite": []string{"@bob:elsewhere.example"}}), http.StatusBadRequest, "M_UNKNOWN")
+	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"invite": []string{"not-a-user"}}), http.StatusBadRequest, "M_INVALID_PARAM")
 	create := []map[string]any{{"type": "m.room.create", "content": map[string]any{}}}
 	alice.wantErr(alice.do("POST", "/createRoom", map[string]any{"initial_state": create}), http.StatusBadRequest, "M_INVALID_ROOM_STATE")
 	if rooms := alice.joinedRooms(); len(rooms) != 0 {

@@ -19,8 +19,8 @@ import (
 // (AllowAll until residency policies exist), and lets the content
 // repository fetch other servers' media and /messages backfill history
 // over federation.
-func wireFederationReads(cfg config.Config, fed *federation.Federation, db storage.Database, rooms *roomserver.RoomServer, api *clientapi.API, mediaAPI *media.API) {
-	fed.Routes.Policy = policy.AllowAll{}
+func wireFederationReads(cfg config.Config, fed *federation.Federation, db storage.Database, rooms *roomserver.RoomServer, api *clientapi.API, mediaAPI *media.API, decider policy.Decider) {
+	fed.Routes.Policy = decider
 	fed.Routes.Reads = &federation.ReadSources{Rooms: rooms, Events: db, Profiles: db, Media: localMedia{mediaAPI}}
 	mediaAPI.Remote = remoteMedia{&federation.MediaFetcher{Client: fed.Client}}
 	api.Backfill = &federation.Backfiller{ServerName: cfg.ServerName, Client: fed.Client, Keys: fed.Keyring, Rooms: rooms, Timeline: db}

@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/warbler-im/warbler/storage"
+)
+
+const (
+	qUpsertRemoteInvite = `INSERT INTO remote_invites
+		(room_id, user_id, event_id, room_version, sender, membership, event_json, invite_state, stream_pos)
+		VALUES ($1, $2, $3, $4, $5, 'invite', $6, $7, $8)
+		ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = excluded.event_id,
+		room_version = excluded.room_version, sender = excluded.sender, membership = 'invite',
+		event_json = excluded.event_json, invite_state = excluded.invite_state, stream_pos = excluded.stream_pos`
+	qRemoteInviteCols = `SELECT room_id, user_id, event_id, room_version, sender, membership, event_json, invite_state, stream_pos
+		FROM remote_invites`
+	qRejectRemoteInvite = `UPDATE remote_invites SET membership = 'leave', event_json = $3, stream_pos = $4
+		WHERE room_id = $1 AND user_id = $2 AND membership = 'invite'`
+	qDeleteRemoteInvite = `DELETE FROM remote_invites WHERE room_id = $1 AND user_id = $2`
+)
+
+// AddRemoteInvite implements storage.RemoteInviteStore. The stream
+// position is taken in the same transaction as the row, so a reader that
+// sees the position also sees the invite.
+func (db *DB) AddRemoteInvite(ctx context.Context, inv storage.RemoteInvite) (int64, error) {
+	var pos int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, db.q(qTakeStream), 1).Scan(&pos); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.q(qUpsertRemoteInvite), inv.RoomID, inv.UserID, inv.EventID,
+			inv.RoomVersion, inv.Sender, inv.Event, inv.InviteState, pos)
+		return err
+	})
+	return pos, err
+}
+
+// RemoteInvite implements storage.RemoteInviteStore.
+func (db *DB) RemoteInvite(ctx context.Context, roomID, userID string) (storage.RemoteInvite, error) {
+	rows, err := db.reader.QueryContext(ctx, db.q(qRemoteInviteCols+` WHERE room_id = $1 AND user_id = $2 AND membership = 'invite'`), roomID, userID)
+	if err != nil {
+		return storage.RemoteInvite{}, err
+	}
+	invs, err := scanRemoteInvites(rows)
+	if err != nil {
+		return storage.RemoteInvite{}, err
+	}
+	if len(invs) == 0 {
+		return storage.RemoteInvite{}, storage.ErrNotFound
+	}
+	return invs[0], nil
+}
+
+// RemoteInvitesForUser implements storage.RemoteInviteStore.
+func (db *DB) RemoteInvitesForUser(ctx context.Context, userID string, since int64, limit int) ([]storage.RemoteInvite, error) {
+	rows, err := db.reader.QueryContext(ctx, db.q(qRemoteInviteCols+` WHERE user_id = $1 AND (membership = 'invite' OR stream_pos > $2)
+		ORDER BY stream_pos LIMIT $3`), userID, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanRemoteInvites(rows)
+}
+
+// RejectRemoteInvite implements storage.RemoteInviteStore.
+func (db *DB) RejectRemoteInvite(ctx context.Context, roomID, userID string, leave []byte) (int64, error) {
+	var pos int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, db.q(qTakeStream), 1).Scan(&pos); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, db.q(qRejectRemoteInvite), roomID, userID, leave, pos)
+		if err != nil {
+			return err
+		}
+		return ifNoRows(res, storage.ErrNotFound)
+	})
+	return pos, err
+}
+
+// DeleteRemoteInvite implements storage.RemoteInviteStore.
+func (db *DB) DeleteRemoteInvite(ctx context.Context, roomID, userID string) error {
+	_, err := db.writer.ExecContext(ctx, db.q(qDeleteRemoteInvite), roomID, userID)
+	return err
+}
+
+func scanRemoteInvites(rows *sql.Rows) ([]storage.RemoteInvite, error) {
+	defer rows.Close()
+	var out []storage.RemoteInvite
+	for rows.Next() {
+		var inv storage.RemoteInvite
+		if err := rows.Scan(&inv.RoomID, &inv.UserID, &inv.EventID, &inv.RoomVersion, &inv.Sender, &inv.Membership,
+			&inv.Event, &inv.InviteState, &inv.StreamPos); err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
