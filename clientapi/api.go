@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -47,6 +48,12 @@ type API struct {
 	// Exclusive reports whether a user ID lies in an application service's
 	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
 	Exclusive func(userID string) bool
+	// OnEphemeral receives the typing, receipt and presence EDUs of local
+	// users for federation to send; nil sends none (userdata.go).
+	OnEphemeral func(ctx context.Context, edu EphemeralEDU)
+	// PresenceDisabled turns presence off (config presence.enabled: false):
+	// nothing is stored or sent, and /presence answers as if all were offline.
+	PresenceDisabled bool
 
 	initOnce  sync.Once
 	uia       *uiaStore
@@ -57,6 +64,8 @@ type API struct {
 	// syncs serves /sync; the streams' writers tell it of changes through
 	// syncs.notify. nil when the API has no roomserver.
 	syncs *syncServer
+	// userData holds the per-user and ephemeral streams (userdata.go).
+	userData *userData
 }
 
 // RegistrationOptions says who may create accounts.
@@ -133,6 +142,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 	r.Put("/profile/{userId}/{keyName}", a.handle(a.setProfileField))
 	r.Delete("/profile/{userId}/{keyName}", a.handle(a.deleteProfileField))
 	a.mountSync(r)
+	a.mountUserData(r)
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
 		a.mountRooms(r)
