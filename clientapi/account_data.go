@@ -30,23 +30,26 @@ var serverManagedTypes = map[string]bool{"m.fully_read": true, "m.push_rules": t
 
 // mountUserData registers account data, tags, typing, receipts and
 // presence. They need the sync streams, so an API without a roomserver
-// serves none.
+// serves none. None is on the spec's list of what guests may use.
 func (a *API) mountUserData(r chi.Router) {
 	if a.userData == nil {
 		return
 	}
-	r.Put("/user/{userId}/account_data/{type}", a.handle(a.putAccountData))
-	r.Get("/user/{userId}/account_data/{type}", a.handle(a.getAccountData))
-	r.Put("/user/{userId}/rooms/{roomId}/account_data/{type}", a.handle(a.putAccountData))
-	r.Get("/user/{userId}/rooms/{roomId}/account_data/{type}", a.handle(a.getAccountData))
-	r.Get("/user/{userId}/rooms/{roomId}/tags", a.handle(a.getTags))
-	r.Put("/user/{userId}/rooms/{roomId}/tags/{tag}", a.handle(a.putTag))
-	r.Delete("/user/{userId}/rooms/{roomId}/tags/{tag}", a.handle(a.deleteTag))
-	r.Put("/rooms/{roomId}/typing/{userId}", a.handle(a.putTyping))
-	r.Post("/rooms/{roomId}/receipt/{receiptType}/{eventId}", a.handle(a.postReceipt))
-	r.Post("/rooms/{roomId}/read_markers", a.handle(a.postReadMarkers))
-	r.Get("/presence/{userId}/status", a.handle(a.getPresence))
-	r.Put("/presence/{userId}/status", a.handle(a.putPresence))
+	r.Group(func(r chi.Router) {
+		r.Use(a.noGuests)
+		r.Put("/user/{userId}/account_data/{type}", a.handle(a.putAccountData))
+		r.Get("/user/{userId}/account_data/{type}", a.handle(a.getAccountData))
+		r.Put("/user/{userId}/rooms/{roomId}/account_data/{type}", a.handle(a.putAccountData))
+		r.Get("/user/{userId}/rooms/{roomId}/account_data/{type}", a.handle(a.getAccountData))
+		r.Get("/user/{userId}/rooms/{roomId}/tags", a.handle(a.getTags))
+		r.Put("/user/{userId}/rooms/{roomId}/tags/{tag}", a.handle(a.putTag))
+		r.Delete("/user/{userId}/rooms/{roomId}/tags/{tag}", a.handle(a.deleteTag))
+		r.Put("/rooms/{roomId}/typing/{userId}", a.handle(a.putTyping))
+		r.Post("/rooms/{roomId}/receipt/{receiptType}/{eventId}", a.handle(a.postReceipt))
+		r.Post("/rooms/{roomId}/read_markers", a.handle(a.postReadMarkers))
+		r.Get("/presence/{userId}/status", a.handle(a.getPresence))
+		r.Put("/presence/{userId}/status", a.handle(a.putPresence))
+	})
 }
 
 // ownUserParam checks that {userId} is the caller: account data, tags and

@@ -201,11 +201,31 @@ func (s *receiptStream) position(ctx context.Context) (int64, error) {
 	return s.pos.get(ctx, s.ud.api.Store.MaxReceiptPos)
 }
 
+// read loads the receipts that moved in the user's rooms, and all of
+// them in rooms the user just joined.
+func (s *receiptStream) read(ctx context.Context, read *streamRead, resp *syncResponse) ([]storage.Receipt, error) {
+	var moved, fresh []string
+	for _, roomID := range read.Joined {
+		if newlyJoined(resp, read, roomID) {
+			fresh = append(fresh, roomID)
+		} else {
+			moved = append(moved, roomID)
+		}
+	}
+	store := s.ud.api.Store
+	receipts, err := store.ReceiptsSince(ctx, moved, read.From, read.UpTo, maxReceiptsRead)
+	if err != nil || len(fresh) == 0 {
+		return receipts, err
+	}
+	all, err := store.ReceiptsSince(ctx, fresh, 0, read.UpTo, maxReceiptsRead)
+	return append(receipts, all...), err
+}
+
 // add batches the receipts that moved into one m.receipt per room:
 // content[event][type][user] = {ts, thread_id}. Private receipts go only
 // to their owner.
 func (s *receiptStream) add(ctx context.Context, read *streamRead, resp *syncResponse) error {
-	receipts, err := s.ud.api.Store.ReceiptsSince(ctx, read.Joined, read.From, read.UpTo, maxReceiptsRead)
+	receipts, err := s.read(ctx, read, resp)
 	if err != nil {
 		return err
 	}

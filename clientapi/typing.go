@@ -134,7 +134,8 @@ func (s *typingStream) position(context.Context) (int64, error) {
 }
 
 // add sends m.typing for the joined rooms whose typers changed in
-// (From, UpTo], or, from position 0, for those where someone types.
+// (From, UpTo], or, from position 0 and in rooms just joined, for those
+// where someone types.
 func (s *typingStream) add(_ context.Context, read *streamRead, resp *syncResponse) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,10 +144,11 @@ func (s *typingStream) add(_ context.Context, read *streamRead, resp *syncRespon
 		if rt == nil {
 			continue
 		}
-		if read.From == 0 && len(rt.typers) == 0 {
+		fromStart := read.From == 0 || newlyJoined(resp, read, roomID)
+		if fromStart && len(rt.typers) == 0 {
 			continue
 		}
-		if read.From > 0 && (rt.changed <= read.From || rt.changed > read.UpTo) {
+		if !fromStart && (rt.changed <= read.From || rt.changed > read.UpTo) {
 			continue
 		}
 		users := make([]string, 0, len(rt.typers))

@@ -96,3 +96,28 @@ func (p *storedPosition) advance(pos int64) {
 	defer p.mu.Unlock()
 	p.pos = max(p.pos, pos)
 }
+
+// newlyJoined reports whether resp's entry for a joined room carries the
+// user's own join (their member event in its state or timeline): the
+// client may know nothing of the room yet, so a stream sends the room's
+// current state rather than its changes. A profile change also carries a
+// join; it only makes a stream resend what the client already has.
+func newlyJoined(resp *syncResponse, read *streamRead, roomID string) bool {
+	if read.From == 0 {
+		return false // everything is sent from 0 anyway
+	}
+	jr := resp.Rooms.Join[roomID]
+	if jr == nil {
+		return false
+	}
+	own := func(evs []ClientEvent) bool {
+		for _, ev := range evs {
+			if ev.Type == "m.room.member" && ev.StateKey != nil && *ev.StateKey == read.UserID &&
+				membershipOf(ev.Content) == "join" {
+				return true
+			}
+		}
+		return false
+	}
+	return own(jr.State.Events) || own(jr.Timeline.Events)
+}

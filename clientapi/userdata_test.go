@@ -383,3 +383,30 @@ func TestPresenceDisabled(t *testing.T) {
 		t.Errorf("presence while disabled %v", got.body)
 	}
 }
+
+func TestJoiningARoomBringsItsReceiptsAndTypers(t *testing.T) {
+	e := newUserDataEnv(t)
+	carol := e.createUser("carol", "pw-carol-1", false)
+	carolToken := e.login("carol", "pw-carol-1", nil).str("access_token")
+	ev := e.message(e.room, e.bob, "before carol")
+	e.do("POST", v3+"/rooms/"+e.room+"/receipt/m.read/"+ev, map[string]any{}, e.aliceToken).want(t, 200, "")
+	e.do("PUT", v3+"/rooms/"+e.room+"/typing/"+e.alice, map[string]any{"typing": true}, e.aliceToken).want(t, 200, "")
+	since := e.sync(carolToken, nil).str("next_batch")
+	e.send(e.room, e.alice, "m.room.member", &carol, map[string]string{"membership": "invite"})
+	e.membership(e.room, carol, "join")
+	r := e.sync(carolToken, url.Values{"since": {since}})
+	if got := receiptUsers(r, e.room, ev, "m.read"); !slices.Equal(got, []string{e.alice}) {
+		t.Errorf("receipts in the room carol joined: %v", got)
+	}
+	if got := typingUsers(r, e.room); !slices.Equal(got, []string{e.alice}) {
+		t.Errorf("typers in the room carol joined: %v", got)
+	}
+}
+
+func TestGuestsCannotUseUserDataEndpoints(t *testing.T) {
+	e := newUserDataEnv(t)
+	guest := e.createUser("guest1", "pw-guest-1", true)
+	token := e.login("guest1", "pw-guest-1", nil).str("access_token")
+	e.do("PUT", v3+"/user/"+guest+"/account_data/x.y", map[string]any{}, token).want(t, 403, "M_GUEST_ACCESS_FORBIDDEN")
+	e.do("PUT", v3+"/rooms/"+e.room+"/typing/"+guest, map[string]any{"typing": true}, token).want(t, 403, "M_GUEST_ACCESS_FORBIDDEN")
+}
