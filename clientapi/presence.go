@@ -62,17 +62,18 @@ func newPresenceStream(ud *userData, enabled bool) *presenceStream {
 }
 
 // lookup returns the user's state, from memory or the database; ok is
-// false if none was ever set.
+// false if none was ever set. A user without one is remembered as such
+// (an empty Presence), so initial syncs do not ask the database again.
 func (s *presenceStream) lookup(ctx context.Context, userID string) (storage.Presence, bool, error) {
 	s.mu.Lock()
 	e := s.users[userID]
 	s.mu.Unlock()
 	if e != nil {
-		return e.state, true, nil
+		return e.state, e.state.Presence != "", nil
 	}
 	p, err := s.ud.api.Store.GetPresence(ctx, userID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return storage.Presence{}, false, nil
+		p, err = storage.Presence{UserID: userID}, nil
 	}
 	if err != nil {
 		return storage.Presence{}, false, err
@@ -80,10 +81,10 @@ func (s *presenceStream) lookup(ctx context.Context, userID string) (storage.Pre
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.users[userID]; e != nil {
-		return e.state, true, nil // changed while we read
+		return e.state, e.state.Presence != "", nil // changed while we read
 	}
 	s.users[userID] = &presenceEntry{state: p}
-	return p, true, nil
+	return p, p.Presence != "", nil
 }
 
 // set stores a new state for a user. A change to presence or status
