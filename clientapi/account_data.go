@@ -171,6 +171,8 @@ func (s *accountDataStream) add(ctx context.Context, read *streamRead, resp *syn
 	for _, e := range entries {
 		ev := map[string]any{"type": e.Type, "content": json.RawMessage(e.Content)}
 		switch {
+		case e.RoomID == "" && !read.Filter.globalAccountDataAllowed(e.Type),
+			e.RoomID != "" && !read.Filter.roomAccountDataAllowed(e.RoomID, e.Type):
 		case e.RoomID == "":
 			resp.AccountData.Events = append(resp.AccountData.Events, ev)
 		case read.isJoined(e.RoomID):

@@ -161,8 +161,8 @@ func (s *presenceStream) changedSince(from, upTo int64) (users []string, ok bool
 // add reports the presence of the user and of those sharing a room with
 // them: all of them from position 0, else those that changed.
 func (s *presenceStream) add(ctx context.Context, read *streamRead, resp *syncResponse) error {
-	if !s.enabled {
-		return nil
+	if !s.enabled || !read.Filter.presenceWanted() {
+		return nil // off, or the filter refuses every user's presence
 	}
 	var users []string
 	var err error
@@ -179,6 +179,9 @@ func (s *presenceStream) add(ctx context.Context, read *streamRead, resp *syncRe
 	for _, u := range users {
 		if len(resp.Presence.Events) >= maxPresenceRead {
 			break
+		}
+		if !read.Filter.presenceAllowed(u) {
+			continue
 		}
 		p, known, err := s.lookup(ctx, u)
 		if err != nil {

@@ -206,6 +206,9 @@ func (s *receiptStream) position(ctx context.Context) (int64, error) {
 func (s *receiptStream) read(ctx context.Context, read *streamRead, resp *syncResponse) ([]storage.Receipt, error) {
 	var moved, fresh []string
 	for _, roomID := range read.Joined {
+		if !read.Filter.ephemeralAllowed(roomID, "m.receipt") {
+			continue
+		}
 		if newlyJoined(resp, read, roomID) {
 			fresh = append(fresh, roomID)
 		} else {

@@ -141,7 +141,7 @@ func (s *typingStream) add(_ context.Context, read *streamRead, resp *syncRespon
 	defer s.mu.Unlock()
 	for _, roomID := range read.Joined {
 		rt := s.rooms[roomID]
-		if rt == nil {
+		if rt == nil || !read.Filter.ephemeralAllowed(roomID, "m.typing") {
 			continue
 		}
 		fromStart := read.From == 0 || newlyJoined(resp, read, roomID)

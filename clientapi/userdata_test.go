@@ -410,3 +410,33 @@ func TestGuestsCannotUseUserDataEndpoints(t *testing.T) {
 	e.do("PUT", v3+"/user/"+guest+"/account_data/x.y", map[string]any{}, token).want(t, 403, "M_GUEST_ACCESS_FORBIDDEN")
 	e.do("PUT", v3+"/rooms/"+e.room+"/typing/"+guest, map[string]any{"typing": true}, token).want(t, 403, "M_GUEST_ACCESS_FORBIDDEN")
 }
+
+func TestSyncFiltersApplyToUserDataStreams(t *testing.T) {
+	e := newUserDataEnv(t)
+	ev := e.message(e.room, e.bob, "hello")
+	e.do("PUT", v3+"/user/"+e.alice+"/account_data/a.shown", map[string]any{}, e.aliceToken).want(t, 200, "")
+	e.do("PUT", v3+"/user/"+e.alice+"/account_data/a.hidden", map[string]any{}, e.aliceToken).want(t, 200, "")
+	e.do("PUT", v3+"/user/"+e.alice+"/rooms/"+e.room+"/account_data/a.room", map[string]any{}, e.aliceToken).want(t, 200, "")
+	e.do("PUT", v3+"/rooms/"+e.room+"/typing/"+e.alice, map[string]any{"typing": true}, e.aliceToken).want(t, 200, "")
+	e.do("POST", v3+"/rooms/"+e.room+"/receipt/m.read/"+ev, map[string]any{}, e.aliceToken).want(t, 200, "")
+	e.sync(e.bobToken, nil) // bob is online
+	filter := `{"presence":{"types":[]},"account_data":{"not_types":["a.hid*"]},` +
+		`"room":{"ephemeral":{"not_types":["m.typing"]},"account_data":{"types":[]}}}`
+	r := e.sync(e.aliceToken, url.Values{"filter": {filter}})
+	if got := accountDataTypes(r); !slices.Equal(got, []string{"a.shown"}) {
+		t.Errorf("global account data %v", got)
+	}
+	if got := roomAccountData(r, e.room); len(got) != 0 {
+		t.Errorf("room account data %v", got)
+	}
+	if typingUsers(r, e.room) != nil || len(ephemeral(r, e.room, "m.receipt")) != 1 {
+		t.Errorf("ephemeral %v", eventsAt(section(r, "join", e.room), "ephemeral"))
+	}
+	if p := presenceOf(r, e.bob); p != nil {
+		t.Errorf("presence filtered out, got %v", p)
+	}
+	r = e.sync(e.aliceToken, url.Values{"filter": {`{"presence":{"senders":["` + e.bob + `"]}}`}})
+	if presenceOf(r, e.bob) == nil || presenceOf(r, e.alice) != nil {
+		t.Errorf("presence filtered by sender: %v", r.body["presence"])
+	}
+}
