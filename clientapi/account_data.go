@@ -140,12 +140,10 @@ func readObjectBody(r *http.Request, limit int) (json.RawMessage, error) {
 // for global) and wakes the user's long-polls. It refuses nothing: the
 // endpoints check what clients may set, and server code (push rules,
 // read markers) sets the server-managed types through it.
+// Without a roomserver (no /sync) it only stores.
 func (a *API) setAccountData(ctx context.Context, userID, roomID, dataType string, content json.RawMessage) error {
-	if a.userData == nil {
-		return errors.New("clientapi: account data needs the sync streams")
-	}
 	pos, err := a.Store.SetAccountData(ctx, userID, roomID, dataType, content)
-	if err != nil {
+	if err != nil || a.userData == nil {
 		return err
 	}
 	a.userData.accountData.pos.advance(pos)
