@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -274,4 +275,46 @@ func checkEphemeralErrors(t *testing.T, s *harness.Server, alice *mautrix.Client
 			tc.who.wantErr(tc.who.do(tc.method, tc.path, tc.body), tc.status, tc.errcode)
 		})
 	}
+}
+
+// TestUserDataSurvivesRestart: account data, receipts and the last
+// presence state are stored, and a sync token from before a restart
+// resumes the account data stream where it was, not from the start.
+func TestUserDataSurvivesRestart(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend harness.Backend) {
+		s := accountServer(t, backend)
+		alice, bob := newRoomUser(t, s, "alice"), newRoomUser(t, s, "bob")
+		roomID := alice.createRoom(map[string]any{"invite": []string{bob.id}})
+		bob.ok("POST", "/join/"+url.PathEscape(roomID), map[string]any{})
+		eventID := bob.send(roomID, "t1", "read before the restart")
+		adPath := func(typ string) string { return "/user/" + url.PathEscape(alice.id) + "/account_data/" + typ }
+		alice.ok("PUT", adPath("org.example.before"), map[string]any{"n": 1})
+		alice.ok("POST", roomPath(roomID, "/receipt/m.read/"+url.PathEscape(eventID)), map[string]any{})
+		alice.ok("PUT", "/presence/"+url.PathEscape(alice.id)+"/status", map[string]any{"presence": "unavailable", "status_msg": "away"})
+		since := str(alice.ok("GET", "/sync?set_presence=offline", nil), "next_batch")
+
+		s.Restart()
+		alice, bob = relogin(t, s, alice), relogin(t, s, bob)
+		alice.ok("PUT", adPath("org.example.after"), map[string]any{"n": 2})
+		resp := alice.ok("GET", "/sync?set_presence=offline&since="+url.QueryEscape(since), nil)
+		var types []string
+		for _, ev := range resp["account_data"].(map[string]any)["events"].([]any) {
+			types = append(types, ev.(map[string]any)["type"].(string))
+		}
+		if !slices.Equal(types, []string{"org.example.after"}) {
+			t.Errorf("account data since a token of before the restart: %v", types)
+		}
+		if got := alice.ok("GET", adPath("org.example.before"), nil); got["n"] != 1.0 {
+			t.Errorf("account data after the restart: %v", got)
+		}
+		pres := bob.ok("GET", "/presence/"+url.PathEscape(alice.id)+"/status", nil)
+		if pres["presence"] != "unavailable" || pres["status_msg"] != "away" {
+			t.Errorf("presence after the restart: %v", pres)
+		}
+		room := syncRoom(bob.ok("GET", "/sync?set_presence=offline", nil), "join", roomID)
+		receipts := mustMarshal(room["ephemeral"])
+		if !strings.Contains(receipts, eventID) || !strings.Contains(receipts, alice.id) {
+			t.Errorf("bob's initial sync after the restart lacks alice's receipt: %s", receipts)
+		}
+	})
 }
