@@ -135,7 +135,7 @@ func checkTagOrder(body json.RawMessage) error {
 		return nil
 	}
 	var order float64
-	if err := json.Unmarshal(raw, &order); err != nil || order < 0 || order > 1 {
+	if err := json.Unmarshal(raw, &order); err != nil || string(raw) == "null" || order < 0 || order > 1 {
 		return mxcore.InvalidParam("order must be a number between 0 and 1")
 	}
 	return nil
