@@ -14,9 +14,10 @@ import (
 )
 
 // Presence (client-server API, "Presence"): each user's state lives in
-// memory, its last explicit change is stored. A change takes the next
-// presence position; a syncing user sees the changes of the users they
-// share a room with, and their own.
+// memory, its last change is stored. A change takes the next presence
+// position; a syncing user sees the changes of the users they share a
+// room with, and their own. /sync sets its user online (set_presence),
+// and a user who stops syncing goes offline after offlineAfter.
 
 const (
 	presenceOnline      = "online"
@@ -31,6 +32,10 @@ const (
 	// activeWindow is how long after its last request a user counts as
 	// currently active.
 	activeWindow = 5 * time.Minute
+	// offlineAfter: a user set online by /sync who has not synced for
+	// this long (their clients are closed) goes offline. It is well
+	// beyond any long-poll's timeout.
+	offlineAfter = 10 * time.Minute
 )
 
 func validPresence(p string) bool {
@@ -45,6 +50,15 @@ type presenceStream struct {
 	users   map[string]*presenceEntry // users whose state is known in memory
 	// log holds the latest changes, oldest first: (user, position).
 	log []presenceChange
+	// idle holds, per user online through /sync, the timer that takes
+	// them offline, and when they last synced.
+	idle         map[string]*idleTimer
+	offlineAfter time.Duration
+}
+
+type idleTimer struct {
+	timer    *time.Timer
+	lastSync time.Time
 }
 
 type presenceEntry struct {
@@ -58,7 +72,8 @@ type presenceChange struct {
 }
 
 func newPresenceStream(ud *userData, enabled bool) *presenceStream {
-	return &presenceStream{ud: ud, enabled: enabled, users: map[string]*presenceEntry{}}
+	return &presenceStream{ud: ud, enabled: enabled, users: map[string]*presenceEntry{},
+		idle: map[string]*idleTimer{}, offlineAfter: offlineAfter}
 }
 
 // lookup returns the user's state, from memory or the database; ok is
@@ -298,7 +313,49 @@ func (s *presenceStream) touchFromSync(r *http.Request) error {
 	}
 	p := old
 	p.UserID, p.Presence, p.LastActiveTS = userID, want, s.ud.api.now().UnixMilli()
-	return s.set(ctx, p, true)
+	if err := s.set(ctx, p, true); err != nil {
+		return err
+	}
+	s.armIdle(userID)
+	return nil
+}
+
+// armIdle (re)starts the timer that takes userID offline once they stop
+// syncing.
+func (s *presenceStream) armIdle(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it := s.idle[userID]
+	if it == nil {
+		it = &idleTimer{}
+		it.timer = time.AfterFunc(s.offlineAfter, func() { s.goOffline(userID) })
+		s.idle[userID] = it
+	} else {
+		it.timer.Reset(s.offlineAfter)
+	}
+	it.lastSync = time.Now()
+}
+
+// goOffline sets a user who stopped syncing offline, keeping their status
+// message, unless they synced again meanwhile.
+func (s *presenceStream) goOffline(userID string) {
+	s.mu.Lock()
+	it := s.idle[userID]
+	if it == nil || time.Since(it.lastSync) < s.offlineAfter {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.idle, userID)
+	s.mu.Unlock()
+	ctx := context.Background()
+	p, known, err := s.lookup(ctx, userID)
+	if err == nil && known && p.Presence != presenceOffline {
+		p.Presence = presenceOffline
+		err = s.set(ctx, p, true)
+	}
+	if err != nil {
+		slog.Warn("clientapi: presence: going offline", "err", err)
+	}
 }
 
 // putPresence is PUT /presence/{userId}/status.

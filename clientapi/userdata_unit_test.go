@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +171,16 @@ func TestRemoteReceiptsAndPresenceReachSync(t *testing.T) {
 	}
 	if p := presenceOf(e.sync(e.bobToken, nil), remote); p != nil {
 		t.Errorf("presence of a user sharing no joined room: %v", p)
+	}
+}
+
+func TestPresenceGoesOfflineWhenSyncsStop(t *testing.T) {
+	e := newUserDataEnv(t)
+	e.api.userData.presence.offlineAfter = time.Second
+	e.sync(e.bobToken, nil)
+	since := e.sync(e.aliceToken, url.Values{"set_presence": {"offline"}}).str("next_batch")
+	r := e.await(e.longPoll(e.alice, e.aliceToken, since))
+	for p := presenceOf(r, e.bob); p == nil || p["presence"] != "offline"; p = presenceOf(r, e.bob) {
+		r = e.await(e.longPoll(e.alice, e.aliceToken, r.str("next_batch")))
 	}
 }
