@@ -104,8 +104,10 @@ func (s *presenceStream) lookup(ctx context.Context, userID string) (storage.Pre
 
 // set stores a new state for a user. A change to presence or status
 // message takes a position, is persisted and wakes the user's room-mates;
-// a mere refresh of last-active only updates memory.
+// a mere refresh of last-active only updates memory. Changes of one user
+// are serialised, so memory and database agree on the last one.
 func (s *presenceStream) set(ctx context.Context, p storage.Presence, local bool) error {
+	defer s.ud.lockUser(p.UserID)()
 	old, known, err := s.lookup(ctx, p.UserID)
 	if err != nil {
 		return err
