@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ type Store interface {
 	storage.AliasStore
 	storage.SearchStore
 	storage.E2EEStore
+	storage.UserDataStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -58,6 +60,12 @@ type API struct {
 	// RemoteRooms reaches rooms through other servers; nil until
 	// federation is wired in, which keeps every room local.
 	RemoteRooms RemoteRooms
+	// OnEphemeral receives the typing, receipt and presence EDUs of local
+	// users for federation to send; nil sends none (userdata.go).
+	OnEphemeral func(ctx context.Context, edu EphemeralEDU)
+	// PresenceDisabled turns presence off (config presence.enabled: false):
+	// nothing is stored or sent, and /presence answers as if all were offline.
+	PresenceDisabled bool
 
 	initOnce  sync.Once
 	uia       *uiaStore
@@ -68,6 +76,8 @@ type API struct {
 	// syncs serves /sync; the streams' writers tell it of changes through
 	// syncs.notify. nil when the API has no roomserver.
 	syncs *syncServer
+	// userData holds the per-user and ephemeral streams (userdata.go).
+	userData *userData
 }
 
 // RegistrationOptions says who may create accounts.
@@ -146,6 +156,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 	r.Delete("/profile/{userId}/{keyName}", a.handle(a.deleteProfileField))
 	a.mountSync(r)
 	a.mountKeys(r)
+	a.mountUserData(r)
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
 		a.mountRooms(r)

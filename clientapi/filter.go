@@ -27,7 +27,9 @@ const (
 // syncFilter is a Filter; only the parts /sync applies are decoded, the
 // rest is kept in the raw JSON the ID carries.
 type syncFilter struct {
-	Room *roomFilter `json:"room,omitempty"`
+	Room        *roomFilter      `json:"room,omitempty"`
+	AccountData *roomEventFilter `json:"account_data,omitempty"` // userdata_filter.go
+	Presence    *roomEventFilter `json:"presence,omitempty"`     // userdata_filter.go
 }
 
 type roomFilter struct {
@@ -36,6 +38,8 @@ type roomFilter struct {
 	Timeline     *roomEventFilter `json:"timeline,omitempty"`
 	State        *roomEventFilter `json:"state,omitempty"`
 	IncludeLeave bool             `json:"include_leave,omitempty"`
+	Ephemeral    *roomEventFilter `json:"ephemeral,omitempty"`    // userdata_filter.go
+	AccountData  *roomEventFilter `json:"account_data,omitempty"` // userdata_filter.go
 }
 
 type roomEventFilter struct {

@@ -46,6 +46,11 @@ func newSyncServer(a *API, store syncStore, f *filters) *syncServer {
 	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f}
 	a.Rooms.AddListener(s.notifier)
 	addE2EEStreams(a, s)
+	a.userData = newUserData(a, !a.PresenceDisabled)
+	s.addStream(streamTyping, a.userData.typing)
+	s.addStream(streamReceipts, a.userData.receipts)
+	s.addStream(streamAccountData, a.userData.accountData)
+	s.addStream(streamPresence, a.userData.presence)
 	return s
 }
 
@@ -95,6 +100,9 @@ func (s *syncServer) parseSyncRequest(r *http.Request) (syncRequest, error) {
 func (s *syncServer) sync(r *http.Request) (any, error) {
 	req, err := s.parseSyncRequest(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.api.userData.presence.touchFromSync(r); err != nil {
 		return nil, err
 	}
 	s.closeOnShutdown(r)

@@ -18,6 +18,7 @@ type Config struct {
 	RateLimits   RateLimits   `yaml:"rate_limits"`
 	Federation   Federation   `yaml:"federation"`
 	Media        Media        `yaml:"media"`
+	Presence     Presence     `yaml:"presence"`
 	Appservices  []string     `yaml:"appservices"`
 	Policy       Policy       `yaml:"policy"`
 	WellKnown    WellKnown    `yaml:"well_known"`
@@ -139,6 +140,13 @@ type URLPreview struct {
 	RateLimit       RateLimit `yaml:"rate_limit"`
 }
 
+// Presence switches user presence (online, unavailable, offline).
+type Presence struct {
+	// Enabled off: presence is neither stored nor sent, and every user
+	// reads as offline. It costs wake-ups of room-mates' /sync.
+	Enabled bool `yaml:"enabled"`
+}
+
 // Policy locates the residency policy bundle.
 type Policy struct {
 	Dir string `yaml:"dir"`
@@ -203,7 +211,8 @@ func Default() Config {
 			MaxRequestBytes: 1 << 20,
 			ShutdownTimeout: Duration(10 * time.Second),
 		},
-		Metrics: Metrics{Enabled: true},
-		Logging: Logging{Level: "info", Format: "text"},
+		Presence: Presence{Enabled: true},
+		Metrics:  Metrics{Enabled: true},
+		Logging:  Logging{Level: "info", Format: "text"},
 	}
 }

@@ -138,6 +138,7 @@ type Database interface {
 	FederationQueueStore
 	E2EEStore
 	RemoteInviteStore
+	UserDataStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.
