@@ -22,6 +22,7 @@ type Store interface {
 	storage.RoomStore
 	storage.FilterStore
 	storage.AliasStore
+	storage.DirectoryStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported

@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"Media", testMedia},
 		{"Filters", testFilters},
 		{"Aliases", testAliases},
+		{"Directory", testDirectory},
+		{"EventsByTimestamp", testEventsByTimestamp},
 		{"NotFound", testNotFound},
 		{"Conflict", testConflict},
 		{"InvalidInput", testInvalidInput},

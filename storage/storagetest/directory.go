@@ -1,0 +1,55 @@
+package storagetest
+
+import "testing"
+
+// testDirectory: publishing is idempotent and listed sorted and bounded;
+// forgetting records the membership event it applied to; events are found
+// by timestamp in both directions.
+func testDirectory(t *testing.T, open Opener) {
+	db := openDB(t, open)
+	ctx := t.Context()
+	for _, id := range []string{"!b:x", "!a:x", "!c:x", "!a:x"} {
+		noErr(t, "publish", db.SetRoomPublished(ctx, id, true))
+	}
+	noErr(t, "unpublish", db.SetRoomPublished(ctx, "!c:x", false))
+	noErr(t, "unpublish again", db.SetRoomPublished(ctx, "!c:x", false))
+	got, err := db.PublishedRooms(ctx, 10)
+	wantStrings(t, "PublishedRooms", got, err, "!a:x", "!b:x")
+	got, err = db.PublishedRooms(ctx, 1)
+	wantStrings(t, "PublishedRooms limit 1", got, err, "!a:x")
+	for id, want := range map[string]bool{"!a:x": true, "!c:x": false, "!none:x": false} {
+		if pub, err := db.RoomPublished(ctx, id); err != nil || pub != want {
+			t.Errorf("RoomPublished(%s) = %v %v, want %v", id, pub, err, want)
+		}
+	}
+
+	noErr(t, "forget", db.ForgetRoom(ctx, "@u:x", "!a:x", "$leave1"))
+	noErr(t, "forget again", db.ForgetRoom(ctx, "@u:x", "!a:x", "$leave2"))
+	noErr(t, "forget b", db.ForgetRoom(ctx, "@u:x", "!b:x", "$leaveb"))
+	noErr(t, "other user", db.ForgetRoom(ctx, "@v:x", "!a:x", "$v"))
+	forgotten, err := db.ForgottenRooms(ctx, "@u:x", 10)
+	wantEqual(t, "ForgottenRooms", show(forgotten), show(map[string]string{"!a:x": "$leave2", "!b:x": "$leaveb"}))
+	noErr(t, "ForgottenRooms", err)
+	if few, err := db.ForgottenRooms(ctx, "@u:x", 1); err != nil || len(few) != 1 {
+		t.Errorf("ForgottenRooms limit 1: %v %v", few, err)
+	}
+}
+
+// testEventsByTimestamp: the nearest visible timeline events at or after
+// (before) a timestamp, in order, rejected ones left out.
+func testEventsByTimestamp(t *testing.T, open Opener) {
+	db := openDB(t, open)
+	ctx := t.Context()
+	r := newTestRoom(t, db, "ts", "@alice:example.org") // create at baseTS+1
+	r.member("@alice:example.org", "join")              // baseTS+2
+	m1, _ := r.message("@alice:example.org", "one")     // baseTS+3
+	m2, _ := r.message("@alice:example.org", "two")     // baseTS+4
+	fwd, err := db.EventsByTimestamp(ctx, r.id, baseTS+3, true, 5)
+	wantStrings(t, "forwards", eventIDsOf(fwd), err, m1.EventID, m2.EventID)
+	back, err := db.EventsByTimestamp(ctx, r.id, baseTS+3, false, 2)
+	wantStrings(t, "backwards", eventIDsOf(back), err, m1.EventID, "$ts_2")
+	none, err := db.EventsByTimestamp(ctx, r.id, baseTS+100, true, 5)
+	wantStrings(t, "after the last", eventIDsOf(none), err)
+	unknown, err := db.EventsByTimestamp(ctx, "!unknown:example.org", baseTS, true, 5)
+	wantStrings(t, "unknown room", eventIDsOf(unknown), err)
+}
