@@ -105,6 +105,7 @@ func (a *API) mountV3(r chi.Router) {
 	// Resolving an alias needs no access token (spec: "directory" module).
 	r.Get("/directory/room/{roomAlias}", a.handle(a.getAlias))
 	r.Get("/profile/{userId}/{keyName}", a.handle(a.getProfileField))
+	a.mountPublicDirectory(r)
 	r.Group(func(r chi.Router) {
 		// The spec lets these run without an access token: the password
 		// stage of user-interactive auth then names the account.

@@ -42,4 +42,5 @@ func (a *API) mountRooms(r chi.Router) {
 	r.Put("/directory/room/{roomAlias}", a.handle(a.putAlias))
 	r.Delete("/directory/room/{roomAlias}", a.handle(a.deleteAlias))
 	r.Get("/rooms/{roomId}/aliases", a.handle(a.getRoomAliases))
+	a.mountDirectory(r)
 }
