@@ -33,7 +33,7 @@ func (a *API) visibleState(ctx context.Context, roomID, userID string) ([]storag
 	case membership == "join" || a.worldReadable(ctx, roomID):
 		return a.Rooms.CurrentState(ctx, roomID)
 	case membership == "leave" || membership == "ban":
-		return a.Rooms.StateAt(ctx, eventID, roomserver.StateAfterEvent)
+		return a.formerMemberState(ctx, roomID, userID, eventID)
 	}
 	return nil, notInRoom()
 }

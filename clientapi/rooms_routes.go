@@ -6,8 +6,6 @@ import "github.com/go-chi/chi/v5"
 // sending, reading). The paths are written out rather than grouped in a
 // /rooms/{roomId} sub-router, so that other files (sync's /messages) can
 // add their own /rooms/{roomId}/... routes without a chi mount conflict.
-// POST /rooms/{roomId}/forget is not mounted: it needs a per-user
-// "forgotten" flag in storage, which does not exist yet.
 func (a *API) mountRooms(r chi.Router) {
 	if a.Rooms == nil {
 		return // an API without rooms (the account tests) serves none
@@ -33,6 +31,7 @@ func (a *API) mountRooms(r chi.Router) {
 	r.Post("/rooms/{roomId}/kick", a.handle(a.kick))
 	r.Post("/rooms/{roomId}/ban", a.handle(a.ban))
 	r.Post("/rooms/{roomId}/unban", a.handle(a.unban))
+	r.Post("/rooms/{roomId}/forget", a.handle(a.forgetRoom))
 
 	// Timeline reads (messages*.go, context*.go).
 	r.Get("/rooms/{roomId}/messages", a.handle(a.getMessages))

@@ -191,6 +191,10 @@ func (v *syncView) addLeft(ctx context.Context, resp *syncResponse) error {
 		}
 		left = append(left, rooms...)
 	}
+	left, err := v.s.api.withoutForgotten(ctx, v.req.userID, left)
+	if err != nil {
+		return err
+	}
 	members, err := v.memberEvents(ctx, left, v.fromMembershipTable)
 	if err != nil {
 		return err

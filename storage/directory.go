@@ -24,6 +24,9 @@ type DirectoryStore interface {
 	// ForgottenRooms returns, for each room the user forgot, the
 	// membership event that was current when they did, up to limit rooms.
 	ForgottenRooms(ctx context.Context, userID string, limit int) (map[string]string, error)
+	// RoomForgotten returns the membership event that was current when
+	// the user forgot the room, or "" if they never did.
+	RoomForgotten(ctx context.Context, userID, roomID string) (string, error)
 
 	// EventsByTimestamp returns up to limit timeline events of the room
 	// (no outliers, rejected or soft-failed events) sent at or after ts,

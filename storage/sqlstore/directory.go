@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 
 	"github.com/warbler-im/warbler/storage"
@@ -14,6 +15,7 @@ const (
 	qPublishedRooms = `SELECT room_id FROM published_rooms ORDER BY room_id LIMIT $1`
 	qForgetRoom     = `INSERT INTO forgotten_rooms (user_id, room_id, member_event_id) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id, room_id) DO UPDATE SET member_event_id = excluded.member_event_id`
+	qRoomForgotten  = `SELECT member_event_id FROM forgotten_rooms WHERE user_id = $1 AND room_id = $2`
 	qForgottenRooms = `SELECT room_id, member_event_id FROM forgotten_rooms WHERE user_id = $1 ORDER BY room_id LIMIT $2`
 )
 
@@ -74,6 +76,16 @@ func (db *DB) ForgottenRooms(ctx context.Context, userID string, limit int) (map
 		out[roomID] = eventID
 	}
 	return out, rows.Err()
+}
+
+// RoomForgotten implements storage.DirectoryStore.
+func (db *DB) RoomForgotten(ctx context.Context, userID, roomID string) (string, error) {
+	var eventID string
+	err := db.reader.QueryRowContext(ctx, db.q(qRoomForgotten), userID, roomID).Scan(&eventID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return eventID, err
 }
 
 // EventsByTimestamp implements storage.DirectoryStore. The

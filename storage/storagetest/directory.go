@@ -30,6 +30,12 @@ func testDirectory(t *testing.T, open Opener) {
 	forgotten, err := db.ForgottenRooms(ctx, "@u:x", 10)
 	wantEqual(t, "ForgottenRooms", show(forgotten), show(map[string]string{"!a:x": "$leave2", "!b:x": "$leaveb"}))
 	noErr(t, "ForgottenRooms", err)
+	if ev, err := db.RoomForgotten(ctx, "@u:x", "!a:x"); err != nil || ev != "$leave2" {
+		t.Errorf("RoomForgotten: %q %v", ev, err)
+	}
+	if ev, err := db.RoomForgotten(ctx, "@u:x", "!c:x"); err != nil || ev != "" {
+		t.Errorf("RoomForgotten of a remembered room: %q %v", ev, err)
+	}
 	if few, err := db.ForgottenRooms(ctx, "@u:x", 1); err != nil || len(few) != 1 {
 		t.Errorf("ForgottenRooms limit 1: %v %v", few, err)
 	}
