@@ -32,6 +32,7 @@ func (a *API) mountRooms(r chi.Router) {
 	r.Post("/rooms/{roomId}/ban", a.handle(a.ban))
 	r.Post("/rooms/{roomId}/unban", a.handle(a.unban))
 	r.Post("/rooms/{roomId}/forget", a.handle(a.forgetRoom))
+	r.Post("/rooms/{roomId}/upgrade", a.handle(a.upgradeRoom))
 
 	// Timeline reads (messages*.go, context*.go).
 	r.Get("/rooms/{roomId}/messages", a.handle(a.getMessages))

@@ -28,6 +28,10 @@ type DirectoryStore interface {
 	// the user forgot the room, or "" if they never did.
 	RoomForgotten(ctx context.Context, userID, roomID string) (string, error)
 
+	// MoveAliases points every alias of fromRoomID at toRoomID (a room
+	// upgrade), keeping their creators.
+	MoveAliases(ctx context.Context, fromRoomID, toRoomID string) error
+
 	// EventsByTimestamp returns up to limit timeline events of the room
 	// (no outliers, rejected or soft-failed events) sent at or after ts,
 	// oldest first, when forwards; at or before ts, newest first,

@@ -15,6 +15,7 @@ const (
 	qPublishedRooms = `SELECT room_id FROM published_rooms ORDER BY room_id LIMIT $1`
 	qForgetRoom     = `INSERT INTO forgotten_rooms (user_id, room_id, member_event_id) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id, room_id) DO UPDATE SET member_event_id = excluded.member_event_id`
+	qMoveAliases    = `UPDATE room_aliases SET room_id = $2 WHERE room_id = $1`
 	qRoomForgotten  = `SELECT member_event_id FROM forgotten_rooms WHERE user_id = $1 AND room_id = $2`
 	qForgottenRooms = `SELECT room_id, member_event_id FROM forgotten_rooms WHERE user_id = $1 ORDER BY room_id LIMIT $2`
 )
@@ -86,6 +87,12 @@ func (db *DB) RoomForgotten(ctx context.Context, userID, roomID string) (string,
 		return "", nil
 	}
 	return eventID, err
+}
+
+// MoveAliases implements storage.DirectoryStore.
+func (db *DB) MoveAliases(ctx context.Context, fromRoomID, toRoomID string) error {
+	_, err := db.writer.ExecContext(ctx, db.q(qMoveAliases), fromRoomID, toRoomID)
+	return err
 }
 
 // EventsByTimestamp implements storage.DirectoryStore. The

@@ -23,6 +23,15 @@ func testDirectory(t *testing.T, open Opener) {
 		}
 	}
 
+	noErr(t, "alias", db.CreateAlias(ctx, "#old:x", "!old:x", "@creator:x"))
+	noErr(t, "alias", db.CreateAlias(ctx, "#other:x", "!other:x", "@creator:x"))
+	noErr(t, "MoveAliases", db.MoveAliases(ctx, "!old:x", "!new:x"))
+	moved, err := db.RoomAliases(ctx, "!new:x")
+	wantStrings(t, "moved aliases", moved, err, "#old:x")
+	if room, creator, err := db.AliasRoom(ctx, "#other:x"); err != nil || room != "!other:x" || creator != "@creator:x" {
+		t.Errorf("untouched alias: %q %q %v", room, creator, err)
+	}
+
 	noErr(t, "forget", db.ForgetRoom(ctx, "@u:x", "!a:x", "$leave1"))
 	noErr(t, "forget again", db.ForgetRoom(ctx, "@u:x", "!a:x", "$leave2"))
 	noErr(t, "forget b", db.ForgetRoom(ctx, "@u:x", "!b:x", "$leaveb"))
