@@ -13,6 +13,7 @@ func (a *API) mountRooms(r chi.Router) {
 	r.Post("/createRoom", a.handle(a.createRoom))
 	r.Get("/joined_rooms", a.handle(a.joinedRooms))
 	r.Post("/join/{roomIdOrAlias}", a.handle(a.joinRoom))
+	r.Post("/knock/{roomIdOrAlias}", a.handle(a.knockRoom))
 	r.Put("/rooms/{roomId}/send/{eventType}/{txnId}", a.handle(a.sendMessage))
 	r.Put("/rooms/{roomId}/state/{eventType}", a.handle(a.sendState))
 	r.Put("/rooms/{roomId}/state/{eventType}/", a.handle(a.sendState))

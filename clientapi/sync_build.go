@@ -59,6 +59,9 @@ func (s *syncServer) build(ctx context.Context, req syncRequest, upTo int64) (*s
 	if err := v.addInvited(ctx, resp, invited); err != nil {
 		return nil, nil, err
 	}
+	if err := v.addKnocked(ctx, resp); err != nil {
+		return nil, nil, err
+	}
 	if req.hasSince || req.filter.includeLeave() {
 		if err := v.addLeft(ctx, resp); err != nil {
 			return nil, nil, err

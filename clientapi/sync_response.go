@@ -70,7 +70,7 @@ func newSyncResponse(next syncToken) *syncResponse {
 // empty reports whether the response tells the client nothing new, so an
 // incremental sync may wait for more.
 func (r *syncResponse) empty() bool {
-	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0
+	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.Rooms.Knock) == 0
 }
 
 func newJoinedRoom(state []ClientEvent, tl syncTimeline) *joinedRoom {
