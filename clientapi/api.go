@@ -90,6 +90,7 @@ func (a *API) Mount(r chi.Router) {
 	r.With(a.limitByAddress(a.Limits.Register)).
 		Get("/_matrix/client/v1/register/m.login.registration_token/validity", a.handle(a.registrationTokenValidity))
 	r.Route("/_matrix/client/{apiVersion:v3|r0}", a.mountV3)
+	a.mountTimestamp(r)
 }
 
 func (a *API) mountV3(r chi.Router) {
