@@ -42,6 +42,8 @@ type API struct {
 	AccessTokenLifetime time.Duration
 	// JWT verifies org.matrix.login.jwt logins; nil turns that login off.
 	JWT *JWTVerifier
+	// SearchAllUsers lets /user_directory/search find every local user.
+	SearchAllUsers bool
 	// Limits throttle registration and login; nil limiters do not limit.
 	Limits Limits
 	// Exclusive reports whether a user ID lies in an application service's

@@ -44,4 +44,5 @@ func (a *API) mountRooms(r chi.Router) {
 	r.Delete("/directory/room/{roomAlias}", a.handle(a.deleteAlias))
 	r.Get("/rooms/{roomId}/aliases", a.handle(a.getRoomAliases))
 	a.mountDirectory(r)
+	r.Post("/user_directory/search", a.handle(a.searchUserDirectory))
 }

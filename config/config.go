@@ -24,6 +24,8 @@ type Config struct {
 	HTTP         HTTP         `yaml:"http"`
 	Metrics      Metrics      `yaml:"metrics"`
 	Logging      Logging      `yaml:"logging"`
+
+	UserDirectory UserDirectory `yaml:"user_directory"`
 }
 
 // Listen holds the addresses the server listens on. Each listener serves
@@ -93,6 +95,13 @@ type RateLimits struct {
 	Login        RateLimit `yaml:"login"`
 	LoginAccount RateLimit `yaml:"login_account"`
 	Register     RateLimit `yaml:"register"`
+}
+
+// UserDirectory says whom /user_directory/search finds.
+type UserDirectory struct {
+	// SearchAllUsers finds every local user; otherwise only users who
+	// share a room with the searcher or are in a public room.
+	SearchAllUsers bool `yaml:"search_all_users"`
 }
 
 // RateLimit is one token bucket: a client may make Burst requests at once

@@ -32,6 +32,11 @@ type DirectoryStore interface {
 	// upgrade), keeping their creators.
 	MoveAliases(ctx context.Context, fromRoomID, toRoomID string) error
 
+	// SearchProfiles returns up to limit local, active, non-guest users
+	// whose user ID or display name contains term (ASCII case ignored),
+	// sorted by user ID.
+	SearchProfiles(ctx context.Context, term string, limit int) ([]Profile, error)
+
 	// EventsByTimestamp returns up to limit timeline events of the room
 	// (no outliers, rejected or soft-failed events) sent at or after ts,
 	// oldest first, when forwards; at or before ts, newest first,

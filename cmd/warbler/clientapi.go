@@ -31,6 +31,7 @@ func newClientAPI(cfg config.Config, db storage.Database, rooms *roomserver.Room
 		AccessTokenLifetime: cfg.Login.AccessTokenLifetime.Std(),
 		JWT:                 jwt,
 		Limits:              newLimits(cfg.RateLimits),
+		SearchAllUsers:      cfg.UserDirectory.SearchAllUsers,
 	}, nil
 }
 

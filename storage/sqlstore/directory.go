@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/warbler-im/warbler/storage"
 )
@@ -16,6 +17,10 @@ const (
 	qForgetRoom     = `INSERT INTO forgotten_rooms (user_id, room_id, member_event_id) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id, room_id) DO UPDATE SET member_event_id = excluded.member_event_id`
 	qMoveAliases    = `UPDATE room_aliases SET room_id = $2 WHERE room_id = $1`
+	qSearchProfiles = `SELECT u.user_id, p.displayname, p.avatar_url FROM users u JOIN profiles p ON p.user_nid = u.user_nid
+		WHERE u.deactivated = FALSE AND u.is_guest = FALSE
+		AND (lower(u.user_id) LIKE $1 ESCAPE '\' OR lower(p.displayname) LIKE $1 ESCAPE '\')
+		ORDER BY u.user_id LIMIT $2`
 	qRoomForgotten  = `SELECT member_event_id FROM forgotten_rooms WHERE user_id = $1 AND room_id = $2`
 	qForgottenRooms = `SELECT room_id, member_event_id FROM forgotten_rooms WHERE user_id = $1 ORDER BY room_id LIMIT $2`
 )
@@ -94,6 +99,30 @@ func (db *DB) MoveAliases(ctx context.Context, fromRoomID, toRoomID string) erro
 	_, err := db.writer.ExecContext(ctx, db.q(qMoveAliases), fromRoomID, toRoomID)
 	return err
 }
+
+// SearchProfiles implements storage.DirectoryStore. It scans the
+// profiles: fine for a regional server's user count; a trigram or
+// full-text index is the next step if that grows large.
+func (db *DB) SearchProfiles(ctx context.Context, term string, limit int) ([]storage.Profile, error) {
+	pattern := "%" + likeEscaper.Replace(strings.ToLower(term)) + "%"
+	rows, err := db.reader.QueryContext(ctx, db.q(qSearchProfiles), pattern, max(limit, 0))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []storage.Profile{}
+	for rows.Next() {
+		var p storage.Profile
+		if err := rows.Scan(&p.UserID, &p.DisplayName, &p.AvatarURL); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// likeEscaper makes LIKE's wildcards and escape character literal.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // EventsByTimestamp implements storage.DirectoryStore. The
 // (room_nid, origin_server_ts) index takes the query straight to ts.

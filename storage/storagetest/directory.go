@@ -1,6 +1,10 @@
 package storagetest
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/warbler-im/warbler/storage"
+)
 
 // testDirectory: publishing is idempotent and listed sorted and bounded;
 // forgetting records the membership event it applied to; events are found
@@ -67,4 +71,49 @@ func testEventsByTimestamp(t *testing.T, open Opener) {
 	wantStrings(t, "after the last", eventIDsOf(none), err)
 	unknown, err := db.EventsByTimestamp(ctx, "!unknown:example.org", baseTS, true, 5)
 	wantStrings(t, "unknown room", eventIDsOf(unknown), err)
+}
+
+// testSearchProfiles: matches on user ID or display name, ignoring case,
+// with LIKE wildcards taken literally; deactivated users and guests are
+// left out; sorted and bounded.
+func testSearchProfiles(t *testing.T, open Opener) {
+	db := openDB(t, open)
+	ctx := t.Context()
+	accounts := []struct {
+		id, name string
+		guest    bool
+	}{
+		{"@alice:x", "Alice Liddell", false}, {"@bob:x", "Bobby_Tables", false}, {"@carol:x", "100% Carol", false},
+		{"@guest:x", "Alice the guest", true}, {"@gone:x", "Alice gone", false},
+	}
+	for _, a := range accounts {
+		u := storage.User{UserID: a.id, IsGuest: a.guest, CreatedTS: baseTS}
+		noErr(t, "CreateAccount", db.CreateAccount(ctx, storage.NewAccount{User: u, Profile: storage.Profile{DisplayName: a.name, AvatarURL: "mxc://x/" + a.name[:1]}}))
+	}
+	noErr(t, "deactivate", db.DeactivateUser(ctx, "@gone:x"))
+	tests := []struct {
+		term  string
+		limit int
+		want  []string
+	}{
+		{"alice", 10, []string{"@alice:x"}},
+		{"LIDDELL", 10, []string{"@alice:x"}},
+		{"o", 10, []string{"@bob:x", "@carol:x"}},
+		{"o", 1, []string{"@bob:x"}},
+		{"_t", 10, []string{"@bob:x"}},
+		{"%", 10, []string{"@carol:x"}},
+		{":x", 10, []string{"@alice:x", "@bob:x", "@carol:x"}},
+		{"nobody", 10, nil},
+	}
+	for _, tc := range tests {
+		got, err := db.SearchProfiles(ctx, tc.term, tc.limit)
+		var ids []string
+		for _, p := range got {
+			ids = append(ids, p.UserID)
+		}
+		wantStrings(t, "SearchProfiles "+tc.term, ids, err, tc.want...)
+	}
+	if got, _ := db.SearchProfiles(ctx, "alice", 1); len(got) != 1 || got[0].DisplayName != "Alice Liddell" || got[0].AvatarURL != "mxc://x/A" {
+		t.Errorf("profile fields: %+v", got)
+	}
 }

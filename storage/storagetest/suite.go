@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"Aliases", testAliases},
 		{"Directory", testDirectory},
 		{"EventsByTimestamp", testEventsByTimestamp},
+		{"SearchProfiles", testSearchProfiles},
 		{"NotFound", testNotFound},
 		{"Conflict", testConflict},
 		{"InvalidInput", testInvalidInput},
