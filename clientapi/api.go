@@ -44,7 +44,8 @@ type API struct {
 	JWT *JWTVerifier
 	// SearchAllUsers lets /user_directory/search find every local user.
 	SearchAllUsers bool
-	// Limits throttle registration and login; nil limiters do not limit.
+	// Limits throttle registration, login, sending and joins; nil
+	// limiters do not limit.
 	Limits Limits
 	// Exclusive reports whether a user ID lies in an application service's
 	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
@@ -66,11 +67,13 @@ type RegistrationOptions struct {
 	SharedSecret string // /_synapse/admin/v1/register; "" turns it off
 }
 
-// Limits are the rate limiters of the account endpoints.
+// Limits are the rate limiters of the account, sending and join endpoints.
 type Limits struct {
 	Login        *ratelimit.Limiter // per client address, on /login
 	LoginAccount *ratelimit.Limiter // per account: logins and password re-auth
 	Register     *ratelimit.Limiter // per client address, on registration
+	Send         *ratelimit.Limiter // per user: messages, state events, redactions
+	Join         *ratelimit.Limiter // per user, on joins
 }
 
 const defaultAccessTokenLifetime = 5 * time.Minute

@@ -95,6 +95,8 @@ type RateLimits struct {
 	Login        RateLimit `yaml:"login"`
 	LoginAccount RateLimit `yaml:"login_account"`
 	Register     RateLimit `yaml:"register"`
+	Send         RateLimit `yaml:"send"`
+	Join         RateLimit `yaml:"join"`
 }
 
 // UserDirectory says whom /user_directory/search finds.
@@ -200,6 +202,8 @@ func Default() Config {
 			Login:        RateLimit{PerSecond: 0.5, Burst: 10},
 			LoginAccount: RateLimit{PerSecond: 0.2, Burst: 10},
 			Register:     RateLimit{PerSecond: 0.2, Burst: 10},
+			Send:         RateLimit{PerSecond: 2, Burst: 30},
+			Join:         RateLimit{PerSecond: 0.1, Burst: 10},
 		},
 		Media: Media{
 			MaxUploadBytes:    50 << 20,

@@ -65,5 +65,7 @@ func newLimits(cfg config.RateLimits) clientapi.Limits {
 		Login:        limiter(cfg.Login),
 		LoginAccount: limiter(cfg.LoginAccount),
 		Register:     limiter(cfg.Register),
+		Send:         limiter(cfg.Send),
+		Join:         limiter(cfg.Join),
 	}
 }
