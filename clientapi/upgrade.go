@@ -104,11 +104,10 @@ func (a *API) requireTombstonePower(ctx context.Context, roomID, userID string) 
 // upgradedState is what an upgrade reads of the old room.
 type upgradedState struct {
 	create      *mxcore.PDU
-	powerLevels *mxcore.PDU       // nil if the room has none
-	transfer    []*mxcore.PDU     // upgradeTransferTypes present, in that order
-	banned      []string          // banned users, up to maxUpgradeBans
-	published   bool              // listed in the room directory
-	alias       map[string]string // the canonical alias content, if any
+	powerLevels *mxcore.PDU   // nil if the room has none
+	transfer    []*mxcore.PDU // upgradeTransferTypes present, in that order
+	banned      []string      // banned users, up to maxUpgradeBans
+	published   bool          // listed in the room directory
 }
 
 func (a *API) readUpgradedState(ctx context.Context, roomID string) (upgradedState, error) {
