@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -13,9 +14,12 @@ import (
 // events this server has are searched; asking other servers for closer
 // ones (federation's timestamp_to_event) does not exist yet.
 
-// timestampCandidates bounds how many events near the timestamp one
-// request checks for visibility.
-const timestampCandidates = 100
+// A request checks at most timestampBatches batches of timestampBatch
+// events near the timestamp for one the caller may see.
+const (
+	timestampBatch   = 100
+	timestampBatches = 5
+)
 
 // mountTimestamp registers the endpoint; the v1 path has no other routes
 // of ours yet, so it is written out in full.
@@ -41,24 +45,60 @@ func (a *API) timestampToEvent(r *http.Request) (any, error) {
 	if err := a.checkMayRead(ctx, roomID, userID); err != nil {
 		return nil, err
 	}
-	candidates, err := a.Store.EventsByTimestamp(ctx, roomID, ts, forwards, timestampCandidates)
-	if err != nil {
-		return nil, err
-	}
-	for _, ev := range candidates {
-		visible, err := a.Rooms.VisibleToUser(ctx, ev.EventID, userID)
-		if err != nil {
-			return nil, err
-		}
-		if visible {
-			return map[string]any{"event_id": ev.EventID, "origin_server_ts": ev.OriginServerTS}, nil
-		}
+	found, err := a.firstVisibleFrom(ctx, roomID, userID, ts, forwards)
+	if err != nil || found != nil {
+		return found, err
 	}
 	direction := "forward"
 	if !forwards {
 		direction = "backward"
 	}
 	return nil, mxcore.NotFound("Unable to find event from " + strconv.FormatInt(ts, 10) + " in " + direction + " direction")
+}
+
+// firstVisibleFrom walks the room's events from ts in the asked direction,
+// batch by batch, and answers the first the user may see (nil if none in
+// the bounded walk). Each batch starts at the last one's timestamp, so
+// events sharing it are seen again and skipped; if a whole batch shares
+// one millisecond, the walk steps past it, which may skip unseen events
+// of that same millisecond.
+func (a *API) firstVisibleFrom(ctx context.Context, roomID, userID string, ts int64, forwards bool) (any, error) {
+	seen := map[string]bool{}
+	for range timestampBatches {
+		batch, err := a.Store.EventsByTimestamp(ctx, roomID, ts, forwards, timestampBatch)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range batch {
+			if seen[ev.EventID] {
+				continue
+			}
+			seen[ev.EventID] = true
+			visible, err := a.Rooms.VisibleToUser(ctx, ev.EventID, userID)
+			if err != nil {
+				return nil, err
+			}
+			if visible {
+				return map[string]any{"event_id": ev.EventID, "origin_server_ts": ev.OriginServerTS}, nil
+			}
+		}
+		if len(batch) < timestampBatch {
+			return nil, nil
+		}
+		next := batch[len(batch)-1].OriginServerTS
+		if next == ts {
+			next = stepTimestamp(ts, forwards)
+		}
+		ts = next
+	}
+	return nil, nil
+}
+
+func stepTimestamp(ts int64, forwards bool) int64 {
+	if forwards {
+		return ts + 1
+	}
+	return ts - 1
 }
 
 // parseTimestampQuery reads the required ts (milliseconds) and dir.

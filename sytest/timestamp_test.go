@@ -21,6 +21,12 @@ func eventTS(u roomUser, roomID, eventID string) int64 {
 	return int64(ts)
 }
 
+// eventSender reads an event's sender.
+func eventSender(u roomUser, roomID, eventID string) string {
+	u.t.Helper()
+	return str(u.ok("GET", roomPath(roomID, "/event/"+url.PathEscape(eventID)), nil), "sender")
+}
+
 // TestTimestampToEvent: the nearest event in either direction, bounded by
 // what the caller may see; 404 past the ends; parameter, membership and
 // token errors.
@@ -67,6 +73,17 @@ func TestTimestampToEvent(t *testing.T) {
 		}
 		if got := want(t, get(bob, ts1, "f"), http.StatusOK, ""); str(got, "event_id") == m1 || str(got, "event_id") == m2 {
 			t.Errorf("bob found a message from before he joined: %v", got)
+		}
+
+		// More hidden events than one batch: the walk goes on to carol's
+		// join, the first event she may see.
+		for i := range 110 {
+			alice.send(roomID, fmt.Sprintf("many%d", i), "hidden from carol")
+		}
+		carol := newRoomUser(t, s, "carol")
+		carol.ok("POST", roomPath(roomID, "/join"), map[string]any{})
+		if got := want(t, get(carol, ts2+1, "f"), http.StatusOK, ""); str(got, "event_id") == "" || eventSender(carol, roomID, str(got, "event_id")) != carol.id {
+			t.Errorf("carol's first visible event: %v", got)
 		}
 
 		want(t, get(eve, ts1, "f"), http.StatusForbidden, "M_FORBIDDEN")
