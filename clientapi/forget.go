@@ -103,3 +103,11 @@ func errOrNotInRoom(err error) error {
 	}
 	return notInRoom()
 }
+
+// forgotNow reports whether the user has forgotten the room and not had
+// a membership change since, for the single-event reads (which answer a
+// forgotten room's events as missing).
+func (a *API) forgotNow(ctx context.Context, roomID, userID string) bool {
+	membership, eventID, err := a.Rooms.Membership(ctx, roomID, userID)
+	return err == nil && a.refuseForgotten(ctx, roomID, userID, membership, eventID) != nil
+}

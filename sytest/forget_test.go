@@ -20,7 +20,7 @@ func TestForgetRoom(t *testing.T) {
 		alice, bob := newRoomUser(t, s, "alice"), newRoomUser(t, s, "bob")
 		roomID := alice.createRoom(map[string]any{"preset": "public_chat"})
 		bob.ok("POST", roomPath(roomID, "/join"), map[string]any{})
-		alice.send(roomID, "t1", "before the leave")
+		msg := alice.send(roomID, "t1", "before the leave")
 		bob.wantErr(bob.do("POST", roomPath(roomID, "/forget"), map[string]any{}), http.StatusBadRequest, "M_UNKNOWN")
 
 		since := syncToken(t, bob.ok("GET", "/sync", nil))
@@ -29,6 +29,7 @@ func TestForgetRoom(t *testing.T) {
 			t.Fatal("left room missing from the leave section before forgetting")
 		}
 		bob.ok("GET", roomPath(roomID, "/messages?dir=b"), nil)
+		bob.ok("GET", roomPath(roomID, "/event/"+url.PathEscape(msg)), nil)
 		bob.ok("POST", roomPath(roomID, "/forget"), map[string]any{})
 		bob.ok("POST", roomPath(roomID, "/forget"), nil) // again: still fine
 		if syncRoom(bob.ok("GET", "/sync?filter="+includeLeaveFilter, nil), "leave", roomID) != nil {
@@ -39,6 +40,8 @@ func TestForgetRoom(t *testing.T) {
 		}
 		bob.wantErr(bob.do("GET", roomPath(roomID, "/messages?dir=b"), nil), http.StatusForbidden, "M_FORBIDDEN")
 		bob.wantErr(bob.do("GET", roomPath(roomID, "/state"), nil), http.StatusForbidden, "M_FORBIDDEN")
+		bob.wantErr(bob.do("GET", roomPath(roomID, "/event/"+url.PathEscape(msg)), nil), http.StatusNotFound, "M_NOT_FOUND")
+		bob.wantErr(bob.do("GET", roomPath(roomID, "/context/"+url.PathEscape(msg)), nil), http.StatusNotFound, "M_NOT_FOUND")
 		if containsValue(bob.joinedRooms(), roomID) {
 			t.Error("forgotten room in /joined_rooms")
 		}
@@ -53,6 +56,7 @@ func TestForgetRoom(t *testing.T) {
 			t.Error("room left again after rejoining is missing from the leave section")
 		}
 		bob.ok("GET", roomPath(roomID, "/messages?dir=b"), nil)
+		bob.ok("GET", roomPath(roomID, "/context/"+url.PathEscape(msg)), nil)
 	})
 }
 
