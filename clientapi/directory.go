@@ -211,8 +211,9 @@ func (a *API) knownRoomParam(r *http.Request) (string, error) {
 // setRoomVisibility implements PUT /directory/list/room/{roomId}. The
 // spec leaves who may do it to the server; as in Synapse, a server admin
 // may, and so may a joined member with the power to change the room's
-// canonical alias (which includes v12 creators and the default creator
-// level), since publishing is advertising the room under its name.
+// canonical alias, since publishing is advertising the room under its
+// name; and so may the room's creator while joined, as the spec's note
+// on access control suggests.
 func (a *API) setRoomVisibility(r *http.Request) (any, error) {
 	roomID, err := a.knownRoomParam(r)
 	if err != nil {
@@ -242,7 +243,7 @@ func (a *API) setRoomVisibility(r *http.Request) (any, error) {
 }
 
 // requirePublishPower refuses unless the user is a server admin, or joined
-// with the power to send m.room.canonical_alias.
+// and either the room's creator or able to send m.room.canonical_alias.
 func (a *API) requirePublishPower(ctx context.Context, roomID, userID string) error {
 	if u, err := a.Store.GetUser(ctx, userID); err == nil && u.IsAdmin {
 		return nil
@@ -252,6 +253,9 @@ func (a *API) requirePublishPower(ctx context.Context, roomID, userID string) er
 	forbidden := mxcore.Forbidden("Publishing a room needs the power to change its canonical alias")
 	if m, _, err := a.Rooms.Membership(ctx, roomID, userID); err != nil || m != "join" {
 		return forbidden
+	}
+	if create, err := a.Rooms.CurrentStateEvent(ctx, roomID, "m.room.create", ""); err == nil && create.Sender() == userID {
+		return nil // the room's creator, whatever their level now
 	}
 	state, err := a.powerState(ctx, roomID)
 	if err != nil {

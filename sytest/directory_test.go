@@ -126,6 +126,15 @@ func TestPublicRoomDirectoryErrors(t *testing.T) {
 		alice.wantErr(alice.do("GET", visibilityPath("not-a-room"), nil), http.StatusBadRequest, "M_INVALID_PARAM")
 		eve.wantErr(eve.do("PUT", visibilityPath(roomID), map[string]any{"visibility": "public"}), http.StatusForbidden, "M_FORBIDDEN")
 		bob.wantErr(bob.do("PUT", visibilityPath(roomID), map[string]any{"visibility": "public"}), http.StatusForbidden, "M_FORBIDDEN")
+		// bob's room, where he lowered his own level below what the
+		// canonical alias needs: as its creator he may still publish it.
+		bobs := bob.createRoom(map[string]any{"room_version": "11"})
+		pl := stateContent(bob, bobs, "m.room.power_levels", "")
+		pl["users"].(map[string]any)[bob.id] = 60
+		pl["events"].(map[string]any)["m.room.canonical_alias"] = 100
+		bob.ok("PUT", roomPath(bobs, "/state/m.room.power_levels/"), pl)
+		bob.ok("PUT", visibilityPath(bobs), map[string]any{"visibility": "public"})
+		bob.ok("PUT", visibilityPath(bobs), map[string]any{"visibility": "private"})
 		alice.wantErr(alice.do("PUT", visibilityPath(roomID), map[string]any{"visibility": "secret"}), http.StatusBadRequest, "M_INVALID_PARAM")
 		alice.wantErr(alice.do("PUT", visibilityPath(roomID), []byte("not json")), http.StatusBadRequest, "M_NOT_JSON")
 		want(t, s.Do("PUT", clientV3+visibilityPath(roomID), map[string]any{"visibility": "public"}, ""), http.StatusUnauthorized, "M_MISSING_TOKEN")
