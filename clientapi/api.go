@@ -27,6 +27,7 @@ type Store interface {
 	storage.SearchStore
 	storage.E2EEStore
 	storage.UserDataStore
+	storage.DirectoryStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -46,7 +47,10 @@ type API struct {
 	AccessTokenLifetime time.Duration
 	// JWT verifies org.matrix.login.jwt logins; nil turns that login off.
 	JWT *JWTVerifier
-	// Limits throttle registration and login; nil limiters do not limit.
+	// SearchAllUsers lets /user_directory/search find every local user.
+	SearchAllUsers bool
+	// Limits throttle registration, login, sending and joins; nil
+	// limiters do not limit.
 	Limits Limits
 	// Backfill fetches history from other servers for /messages; nil
 	// pages only through what is stored.
@@ -88,11 +92,13 @@ type RegistrationOptions struct {
 	SharedSecret string // /_synapse/admin/v1/register; "" turns it off
 }
 
-// Limits are the rate limiters of the account endpoints.
+// Limits are the rate limiters of the account, sending and join endpoints.
 type Limits struct {
 	Login        *ratelimit.Limiter // per client address, on /login
 	LoginAccount *ratelimit.Limiter // per account: logins and password re-auth
 	Register     *ratelimit.Limiter // per client address, on registration
+	Send         *ratelimit.Limiter // per user: messages, state events, redactions
+	Join         *ratelimit.Limiter // per user, on joins
 }
 
 const defaultAccessTokenLifetime = 5 * time.Minute
@@ -115,6 +121,7 @@ func (a *API) Mount(r chi.Router) {
 		Get("/_matrix/client/v1/register/m.login.registration_token/validity", a.handle(a.registrationTokenValidity))
 	r.Route("/_matrix/client/{apiVersion:v3|r0}", a.mountV3)
 	a.mountRelations(r) // /_matrix/client/v1 relations and threads (relations.go)
+	a.mountTimestamp(r)
 }
 
 func (a *API) mountV3(r chi.Router) {
@@ -130,6 +137,7 @@ func (a *API) mountV3(r chi.Router) {
 	// Resolving an alias needs no access token (spec: "directory" module).
 	r.Get("/directory/room/{roomAlias}", a.handle(a.getAlias))
 	r.Get("/profile/{userId}/{keyName}", a.handle(a.getProfileField))
+	a.mountPublicDirectory(r)
 	r.Group(func(r chi.Router) {
 		// The spec lets these run without an access token: the password
 		// stage of user-interactive auth then names the account.

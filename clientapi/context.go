@@ -66,7 +66,7 @@ func (a *API) visibleTimelineEvent(ctx context.Context, roomID, eventID, userID 
 		return storage.StoredEvent{}, notFound
 	}
 	visible, err := a.Rooms.VisibleToUser(ctx, eventID, userID)
-	if err != nil || !visible {
+	if err != nil || !visible || a.forgotNow(ctx, roomID, userID) {
 		return storage.StoredEvent{}, notFound
 	}
 	return evs[0], nil

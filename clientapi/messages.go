@@ -239,7 +239,7 @@ func (a *API) topoAtStream(ctx context.Context, roomID string, pos int64, backwa
 // Former and invited members pass; history visibility then decides event
 // by event.
 func (a *API) checkMayRead(ctx context.Context, roomID, userID string) error {
-	membership, _, err := a.Rooms.Membership(ctx, roomID, userID)
+	membership, eventID, err := a.Rooms.Membership(ctx, roomID, userID)
 	if errors.Is(err, roomserver.ErrUnknownRoom) {
 		return notInRoom()
 	}
@@ -249,5 +249,5 @@ func (a *API) checkMayRead(ctx context.Context, roomID, userID string) error {
 	if membership == "" && !a.worldReadable(ctx, roomID) {
 		return notInRoom()
 	}
-	return nil
+	return a.refuseForgotten(ctx, roomID, userID, membership, eventID)
 }

@@ -33,8 +33,8 @@ type createRoomRequest struct {
 }
 
 // createRoom implements POST /createRoom. room_alias_name makes a local
-// alias, which becomes the room's canonical alias. Visibility only picks the
-// default preset: there is no room directory to publish to yet.
+// alias, which becomes the room's canonical alias. Visibility picks the
+// default preset, and "public" publishes the room in the room directory.
 func (a *API) createRoom(r *http.Request) (any, error) {
 	var req createRoomRequest
 	if err := mxhttp.DecodeJSON(r, &req); err != nil {
@@ -66,6 +66,9 @@ func (a *API) createRoom(r *http.Request) (any, error) {
 		return nil, err
 	}
 	a.inviteRemotes(r.Context(), res.RoomID, s.UserID, res.RemoteInvites, req.IsDirect)
+	if err := a.publishCreatedRoom(r.Context(), req.Visibility, res.RoomID); err != nil {
+		return nil, err
+	}
 	return map[string]string{"room_id": res.RoomID}, nil
 }
 

@@ -33,7 +33,7 @@ func (a *API) visibleState(ctx context.Context, roomID, userID string) ([]storag
 	case membership == "join" || a.worldReadable(ctx, roomID):
 		return a.Rooms.CurrentState(ctx, roomID)
 	case membership == "leave" || membership == "ban":
-		return a.Rooms.StateAt(ctx, eventID, roomserver.StateAfterEvent)
+		return a.formerMemberState(ctx, roomID, userID, eventID)
 	}
 	return nil, notInRoom()
 }
@@ -160,7 +160,7 @@ func (a *API) getEvent(r *http.Request) (any, error) {
 		return nil, notFound
 	}
 	visible, err := a.Rooms.VisibleToUser(r.Context(), eventID, roomCaller(r).UserID)
-	if err != nil || !visible {
+	if err != nil || !visible || a.forgotNow(r.Context(), roomID, roomCaller(r).UserID) {
 		return nil, notFound
 	}
 	evs, err := a.formatEvents(r.Context(), infos[:1])

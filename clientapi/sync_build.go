@@ -66,6 +66,9 @@ func (s *syncServer) build(ctx context.Context, req syncRequest, upTo syncToken)
 	if err := v.addRemoteInvites(ctx, resp); err != nil {
 		return nil, nil, err
 	}
+	if err := v.addKnocked(ctx, resp); err != nil {
+		return nil, nil, err
+	}
 	if req.hasSince || req.filter.includeLeave() {
 		if err := v.addLeft(ctx, resp); err != nil {
 			return nil, nil, err
@@ -205,6 +208,10 @@ func (v *syncView) addLeft(ctx context.Context, resp *syncResponse) error {
 			return err
 		}
 		left = append(left, rooms...)
+	}
+	left, err := v.s.api.withoutForgotten(ctx, v.req.userID, left)
+	if err != nil {
+		return err
 	}
 	members, err := v.memberEvents(ctx, left, v.fromMembershipTable)
 	if err != nil {

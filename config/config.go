@@ -25,6 +25,8 @@ type Config struct {
 	HTTP         HTTP         `yaml:"http"`
 	Metrics      Metrics      `yaml:"metrics"`
 	Logging      Logging      `yaml:"logging"`
+
+	UserDirectory UserDirectory `yaml:"user_directory"`
 }
 
 // Listen holds the addresses the server listens on. Each listener serves
@@ -94,6 +96,15 @@ type RateLimits struct {
 	Login        RateLimit `yaml:"login"`
 	LoginAccount RateLimit `yaml:"login_account"`
 	Register     RateLimit `yaml:"register"`
+	Send         RateLimit `yaml:"send"`
+	Join         RateLimit `yaml:"join"`
+}
+
+// UserDirectory says whom /user_directory/search finds.
+type UserDirectory struct {
+	// SearchAllUsers finds every local user; otherwise only users who
+	// share a room with the searcher or are in a public room.
+	SearchAllUsers bool `yaml:"search_all_users"`
 }
 
 // RateLimit is one token bucket: a client may make Burst requests at once
@@ -199,6 +210,8 @@ func Default() Config {
 			Login:        RateLimit{PerSecond: 0.5, Burst: 10},
 			LoginAccount: RateLimit{PerSecond: 0.2, Burst: 10},
 			Register:     RateLimit{PerSecond: 0.2, Burst: 10},
+			Send:         RateLimit{PerSecond: 2, Burst: 30},
+			Join:         RateLimit{PerSecond: 0.1, Burst: 10},
 		},
 		Media: Media{
 			MaxUploadBytes:    50 << 20,

@@ -126,6 +126,8 @@ func (c *Config) validateRateLimits(bad reporter) {
 		{"rate_limits.login", c.RateLimits.Login},
 		{"rate_limits.login_account", c.RateLimits.LoginAccount},
 		{"rate_limits.register", c.RateLimits.Register},
+		{"rate_limits.send", c.RateLimits.Send},
+		{"rate_limits.join", c.RateLimits.Join},
 	}
 	for _, l := range limits {
 		if !(l.limit.PerSecond > 0) {

@@ -139,6 +139,7 @@ type Database interface {
 	E2EEStore
 	RemoteInviteStore
 	UserDataStore
+	DirectoryStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

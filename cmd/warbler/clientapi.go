@@ -32,6 +32,7 @@ func newClientAPI(cfg config.Config, db storage.Database, rooms *roomserver.Room
 		JWT:                 jwt,
 		Limits:              newLimits(cfg.RateLimits),
 		PresenceDisabled:    !cfg.Presence.Enabled,
+		SearchAllUsers:      cfg.UserDirectory.SearchAllUsers,
 	}, nil
 }
 
@@ -65,5 +66,7 @@ func newLimits(cfg config.RateLimits) clientapi.Limits {
 		Login:        limiter(cfg.Login),
 		LoginAccount: limiter(cfg.LoginAccount),
 		Register:     limiter(cfg.Register),
+		Send:         limiter(cfg.Send),
+		Join:         limiter(cfg.Join),
 	}
 }

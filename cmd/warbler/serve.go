@@ -131,7 +131,7 @@ func warnAboutTestSettings(cfg config.Config) {
 		slog.Warn("registration.require_token has no effect while registration.enabled is off")
 	}
 	if !cfg.RateLimits.Enabled {
-		slog.Warn("rate_limits.enabled is off: login and registration are not throttled")
+		slog.Warn("rate_limits.enabled is off: login, registration, sending and joins are not throttled")
 	}
 }
 
