@@ -240,10 +240,11 @@ func (f *filters) post(r *http.Request) (any, error) {
 	return map[string]string{"filter_id": id}, nil
 }
 
-// get is GET /user/{userId}/filter/{filterId}.
+// get is GET /user/{userId}/filter/{filterId}. Another user's filter is
+// not one the caller has: 404, the only error the spec lists here.
 func (f *filters) get(r *http.Request) (any, error) {
-	if err := ownUser(r); err != nil {
-		return nil, err
+	if ownUser(r) != nil {
+		return nil, mxcore.NotFound("No such filter")
 	}
 	sess, _ := SessionFrom(r.Context())
 	raw, err := f.store.Filter(r.Context(), sess.UserID, chi.URLParam(r, "filterId"))
