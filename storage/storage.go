@@ -133,6 +133,7 @@ type Database interface {
 	MediaStore
 	FilterStore
 	AliasStore
+	PushStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"PingAndClose", testPingAndClose},
 	}
 	tests = append(tests, roomTests...)
+	tests = append(tests, pushTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open) })
 	}
