@@ -22,6 +22,7 @@ type Store interface {
 	storage.RoomStore
 	storage.FilterStore
 	storage.AliasStore
+	storage.PushStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -56,6 +57,9 @@ type API struct {
 	// syncs serves /sync; the streams' writers tell it of changes through
 	// syncs.notify. nil when the API has no roomserver.
 	syncs *syncServer
+	// pushRuleStore keeps users' push rules (as m.push_rules account data).
+	pushRuleStore pushRuleStorage
+	pushState
 }
 
 // RegistrationOptions says who may create accounts.
@@ -135,6 +139,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
 		a.mountRooms(r)
+		a.mountPush(r)
 		r.Get("/capabilities", a.handle(a.capabilities))
 		r.Delete("/devices/{deviceId}", a.handle(a.deleteDevice))
 		r.Post("/delete_devices", a.handle(a.deleteDevices))

@@ -69,6 +69,9 @@ func (s *syncServer) build(ctx context.Context, req syncRequest, upTo syncToken)
 	if err := v.addStreams(ctx, resp, joined); err != nil {
 		return nil, nil, err
 	}
+	if err := v.addUnreadCounts(ctx, resp); err != nil {
+		return nil, nil, err
+	}
 	// A long-poll follows the joined rooms; its user's own member events
 	// (invites, joins, leaves elsewhere) wake it whatever room they are in.
 	return resp, joined, nil

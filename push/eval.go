@@ -248,3 +248,16 @@ func outcomeOf(r *Rule) Outcome {
 	}
 	return out
 }
+
+// NotificationLevels reads the notifications object of m.room.power_levels
+// content (nil: no power levels) for sender_notification_permission: the
+// level each key requires, 50 when unset (the spec's default for "room").
+func NotificationLevels(powerLevelsContent []byte) func(key string) int64 {
+	notifications := gjson.GetBytes(powerLevelsContent, "notifications")
+	return func(key string) int64 {
+		if v := notifications.Get(escapeGJSON(key)); v.Exists() {
+			return v.Int()
+		}
+		return 50
+	}
+}

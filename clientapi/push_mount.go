@@ -1,0 +1,55 @@
+package clientapi
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// pushState is the push module's in-memory part of an API.
+type pushState struct {
+	pushRules *pushRuleCache
+	unread    *unreadTracker
+	stopPush  context.CancelFunc
+	pushDone  chan struct{}
+}
+
+// startPush creates the push rule cache and unread tracker and registers
+// the push listener. It must run before the sync server registers its
+// notifier, so counts are updated before long-polls wake.
+func (a *API) startPush() {
+	if a.Rooms == nil || a.pushRuleStore == nil {
+		slog.Debug("clientapi: push rules are off: no roomserver or rule storage")
+		return
+	}
+	a.pushRules = newPushRuleCache(a.pushRuleStore)
+	a.unread = newUnreadTracker(a.Store)
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopPush, a.pushDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.pushDone)
+		a.unread.run(ctx)
+	}()
+	a.Rooms.AddListener(&pushListener{api: a, rules: a.pushRules, unread: a.unread})
+}
+
+// mountPush registers /pushrules, /pushers and /notifications.
+func (a *API) mountPush(r chi.Router) {
+	if a.pushRules == nil {
+		return
+	}
+	a.mountPushRules(r)
+	a.mountPushers(r)
+	a.mountNotifications(r)
+}
+
+// Close writes what the API keeps in memory for the database (push
+// actions) and stops its background work. Call it after the HTTP servers
+// have shut down, before the database closes.
+func (a *API) Close() {
+	if a.stopPush != nil {
+		a.stopPush()
+		<-a.pushDone
+	}
+}
