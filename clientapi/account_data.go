@@ -166,6 +166,11 @@ func (s *accountDataStream) add(ctx context.Context, read *streamRead, resp *syn
 	if err != nil {
 		return err
 	}
+	if read.Initial {
+		if entries, err = s.ud.api.withDefaultPushRules(ctx, read.UserID, entries); err != nil {
+			return err
+		}
+	}
 	for _, e := range entries {
 		ev := map[string]any{"type": e.Type, "content": json.RawMessage(e.Content)}
 		switch {

@@ -28,6 +28,7 @@ type Store interface {
 	storage.E2EEStore
 	storage.UserDataStore
 	storage.DirectoryStore
+	storage.PushStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -82,6 +83,9 @@ type API struct {
 	syncs *syncServer
 	// userData holds the per-user and ephemeral streams (userdata.go).
 	userData *userData
+	// pushRuleStore keeps users' push rules (as m.push_rules account data).
+	pushRuleStore pushRuleStorage
+	pushState
 }
 
 // RegistrationOptions says who may create accounts.
@@ -168,6 +172,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
 		a.mountRooms(r)
+		a.mountPush(r)
 		r.Get("/capabilities", a.handle(a.capabilities))
 		r.Delete("/devices/{deviceId}", a.handle(a.deleteDevice))
 		r.Post("/delete_devices", a.handle(a.deleteDevices))

@@ -51,6 +51,8 @@ type roomEventFilter struct {
 	Rooms           *[]string `json:"rooms,omitempty"`
 	NotRooms        []string  `json:"not_rooms,omitempty"`
 	LazyLoadMembers bool      `json:"lazy_load_members,omitempty"`
+	// UnreadThreadNotifications asks /sync for counts per thread.
+	UnreadThreadNotifications bool `json:"unread_thread_notifications,omitempty"`
 }
 
 // parseFilter decodes and checks a filter's JSON.

@@ -61,6 +61,7 @@ func newTestEnv(t *testing.T, configure func(a *API)) *testEnv {
 	}
 	r := chi.NewRouter()
 	a.Mount(r)
+	t.Cleanup(a.Close) // before the database closes: it may write to it
 	return &testEnv{t: t, api: a, db: db, clock: clock, router: r}
 }
 

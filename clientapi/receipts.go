@@ -122,10 +122,14 @@ func (a *API) setMarker(ctx context.Context, roomID, userID, typ, eventID, threa
 	r := storage.Receipt{RoomID: roomID, UserID: userID, Type: typ, ThreadID: threadID,
 		EventID: eventID, EventOrder: ev.StreamPos, TS: a.now().UnixMilli()}
 	moved, err := a.storeReceipt(ctx, r)
-	if err != nil || !moved || typ != receiptRead {
-		// Unread counts would be reset here, for m.read and
-		// m.read.private alike, once push rules count them.
+	if err != nil || !moved {
 		return err
+	}
+	// m.read and m.read.private alike mark notifications read (push
+	// module, "Marking notifications as read").
+	a.markNotificationsRead(userID, roomID, threadID, ev.StreamPos)
+	if typ != receiptRead {
+		return nil
 	}
 	a.userData.sendEDU(ctx, EphemeralEDU{Type: "m.receipt", RoomID: roomID, UserID: userID, Content: receiptEDU(r)})
 	return nil

@@ -78,6 +78,9 @@ func (s *syncServer) build(ctx context.Context, req syncRequest, upTo syncToken)
 		return nil, nil, err
 	}
 	v.s.api.bundleSync(ctx, req.userID, resp) // unsigned.m.relations (relations_bundle.go)
+	if err := v.addUnreadCounts(ctx, resp); err != nil {
+		return nil, nil, err
+	}
 	// A long-poll follows the joined rooms; its user's own member events
 	// (invites, joins, leaves elsewhere) wake it whatever room they are in.
 	return resp, joined, nil

@@ -44,7 +44,10 @@ type joinedRoom struct {
 	Ephemeral           syncList[any]         `json:"ephemeral"`
 	AccountData         syncList[any]         `json:"account_data"`
 	UnreadNotifications map[string]int        `json:"unread_notifications"`
-	Summary             map[string]any        `json:"summary"`
+	// UnreadThreadNotifications: counts by thread root, when the filter
+	// asks for unread_thread_notifications.
+	UnreadThreadNotifications map[string]map[string]int `json:"unread_thread_notifications,omitempty"`
+	Summary                   map[string]any            `json:"summary"`
 }
 
 type invitedRoom struct {

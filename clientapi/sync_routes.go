@@ -13,6 +13,7 @@ func (a *API) mountSync(r chi.Router) {
 		slog.Debug("clientapi: /sync is off: no roomserver")
 		return
 	}
+	a.startPush()
 	var store syncStore = a.Store
 	f := &filters{store: store}
 	r.Post("/user/{userId}/filter", a.handle(f.post))

@@ -18,7 +18,10 @@ type syncEnv struct {
 	aliceToken, bobToken string
 }
 
-func newSyncEnv(t *testing.T) *syncEnv {
+func newSyncEnv(t *testing.T) *syncEnv { return newSyncEnvWith(t, nil) }
+
+// newSyncEnvWith is newSyncEnv with extra configuration of the API.
+func newSyncEnvWith(t *testing.T, configure func(a *API)) *syncEnv {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(nil)
 	e := newTestEnv(t, func(a *API) {
@@ -27,6 +30,9 @@ func newSyncEnv(t *testing.T) *syncEnv {
 			t.Fatal(err)
 		}
 		a.Rooms = rs
+		if configure != nil {
+			configure(a)
+		}
 	})
 	se := &syncEnv{testEnv: e}
 	se.alice, se.bob = e.createUser("alice", "pw-alice-1", false), e.createUser("bob", "pw-bob-1", false)

@@ -140,6 +140,7 @@ type Database interface {
 	RemoteInviteStore
 	UserDataStore
 	DirectoryStore
+	PushStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

@@ -89,6 +89,7 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	defer api.Close() // before db.Close: it writes what it holds in memory
 	mediaAPI, err := newMediaAPI(cfg, db, api)
 	if err != nil {
 		return err

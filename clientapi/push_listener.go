@@ -1,0 +1,138 @@
+package clientapi
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/warbler-im/warbler/push"
+	"github.com/warbler-im/warbler/roomserver"
+	"github.com/warbler-im/warbler/storage"
+)
+
+// pushListener runs the push rules of a room's local members over each
+// new event (push module, "Server behaviour") and records the notifying
+// ones as unread. It is registered before the sync notifier, so a /sync
+// woken by an event already sees the counts it changed.
+type pushListener struct {
+	api    *API
+	rules  *pushRuleCache
+	unread *unreadTracker
+}
+
+var _ roomserver.Listener = (*pushListener)(nil)
+
+// pushEvalTimeout bounds the reads one commit's evaluation may make.
+const pushEvalTimeout = 5 * time.Second
+
+// OnNewEvents implements roomserver.Listener.
+func (l *pushListener) OnNewEvents(roomID string, events []roomserver.PersistedEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), pushEvalTimeout)
+	defer cancel()
+	var actions []storage.PushAction
+	for _, ev := range events {
+		if ev.Existed || ev.Stream <= 0 || ev.Rejected != "" || ev.SoftFailed || ev.Kind != roomserver.KindLive {
+			continue
+		}
+		actions = append(actions, l.evaluate(ctx, roomID, ev)...)
+		// Sending an event marks the sender's notifications read up to it
+		// (push module, "Marking notifications as read").
+		if sender := ev.Event.Sender(); l.api.isLocalUser(sender) {
+			l.unread.markRead(sender, roomID, "", ev.Stream)
+		}
+	}
+	l.unread.add(actions)
+}
+
+// evaluate returns the actions ev's push rules give the room's local
+// members (and a local invitee) other than its sender.
+func (l *pushListener) evaluate(ctx context.Context, roomID string, ev roomserver.PersistedEvent) []storage.PushAction {
+	joined, err := l.api.Rooms.JoinedUsers(ctx, roomID)
+	if err != nil {
+		return nil
+	}
+	targets := joined
+	if invitee := inviteeOf(ev); invitee != "" {
+		targets = append(targets[:len(targets):len(targets)], invitee)
+	}
+	room := push.Room{MemberCount: len(joined)}
+	l.api.setSenderPower(ctx, roomID, ev.Event.Sender(), &room)
+	eventJSON := string(ev.Event.JSON())
+	thread := threadOf(ev.Event.Content())
+	var out []storage.PushAction
+	for _, userID := range targets {
+		if userID == ev.Event.Sender() || !l.api.isLocalUser(userID) {
+			continue
+		}
+		rules, err := l.rules.get(ctx, userID)
+		if err != nil {
+			continue // a user whose rules cannot be read is not notified
+		}
+		room.UserID = userID
+		outcome, matched := push.EvaluateString(rules, eventJSON, room)
+		if !matched || !outcome.Notify {
+			continue
+		}
+		out = append(out, storage.PushAction{
+			UserID: userID, RoomID: roomID, EventID: ev.Event.EventID(), StreamPos: ev.Stream,
+			ThreadID: thread, TS: l.api.now().UnixMilli(), Highlight: outcome.Highlight,
+			Actions: actionsJSON(outcome),
+		})
+	}
+	return out
+}
+
+// inviteeOf is the user an invite event is for, "" for other events.
+func inviteeOf(ev roomserver.PersistedEvent) string {
+	if ev.Event.Type() != "m.room.member" || ev.Event.StateKey() == nil {
+		return ""
+	}
+	if gjson.GetBytes(ev.Event.Content(), "membership").Str != "invite" {
+		return ""
+	}
+	return *ev.Event.StateKey()
+}
+
+// threadOf is the thread an event belongs to for notification counts:
+// its m.thread relation's root, else "main". (The spec suggests following
+// up to 3 relations to find a thread; only the direct relation is read.)
+func threadOf(content []byte) string {
+	rel := gjson.GetBytes(content, `m\.relates_to`)
+	if rel.Get("rel_type").Str == "m.thread" {
+		if root := rel.Get("event_id").Str; root != "" {
+			return root
+		}
+	}
+	return "main"
+}
+
+// setSenderPower fills the power facts sender_notification_permission
+// reads: the sender's level and the levels of notifications keys.
+func (a *API) setSenderPower(ctx context.Context, roomID, sender string, room *push.Room) {
+	state, err := a.powerState(ctx, roomID)
+	if err != nil {
+		room.NotificationPower = push.NotificationLevels(nil)
+		return
+	}
+	room.SenderPower = roomserver.PowerLevelOf(sender, state)
+	var content []byte
+	if pl := state[roomserver.StateKeyTuple{Type: "m.room.power_levels"}]; pl != nil {
+		content = pl.Content()
+	}
+	room.NotificationPower = push.NotificationLevels(content)
+}
+
+// actionsJSON is the matched rule's actions as stored for /notifications.
+func actionsJSON(o push.Outcome) []byte {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, a := range o.Actions {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(a)
+	}
+	b.WriteByte(']')
+	return []byte(b.String())
+}

@@ -1,0 +1,67 @@
+package clientapi
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// pushState is the push module's in-memory part of an API.
+type pushState struct {
+	pushRules *pushRuleCache
+	unread    *unreadTracker
+	stopPush  context.CancelFunc
+	pushDone  chan struct{}
+}
+
+// startPush creates the push rule cache and unread tracker and registers
+// the push listener. It must run before the sync server registers its
+// notifier, so counts are updated before long-polls wake.
+func (a *API) startPush() {
+	if a.Rooms == nil {
+		slog.Debug("clientapi: push rules are off: no roomserver")
+		return
+	}
+	if a.pushRuleStore == nil {
+		a.pushRuleStore = accountDataPushRules{a}
+	}
+	a.pushRules = newPushRuleCache(a.pushRuleStore)
+	a.unread = newUnreadTracker(a.Store)
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopPush, a.pushDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.pushDone)
+		a.unread.run(ctx)
+	}()
+	a.Rooms.AddListener(&pushListener{api: a, rules: a.pushRules, unread: a.unread})
+}
+
+// mountPush registers /pushrules, /pushers and /notifications.
+func (a *API) mountPush(r chi.Router) {
+	if a.pushRules == nil {
+		return
+	}
+	a.mountPushRules(r)
+	a.mountPushers(r)
+	a.mountNotifications(r)
+}
+
+// Close writes what the API keeps in memory for the database (push
+// actions) and stops its background work. Call it after the HTTP servers
+// have shut down, before the database closes.
+func (a *API) Close() {
+	if a.stopPush != nil {
+		a.stopPush()
+		<-a.pushDone
+	}
+}
+
+// markNotificationsRead clears the user's unread notifications in roomID
+// up to stream position upTo: in one thread for a threaded receipt
+// ("main" or a thread root), in all for an unthreaded one ("").
+func (a *API) markNotificationsRead(userID, roomID, threadID string, upTo int64) {
+	if a.unread != nil {
+		a.unread.markRead(userID, roomID, threadID, upTo)
+	}
+}
