@@ -103,13 +103,14 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	// One decision seam for every path on which data leaves; it allows
 	// everything until residency policies exist.
 	var decider policy.Decider = policy.AllowAll{}
-	sender, _, err := fed.StartTransactions(ctx, federation.TransactionsConfig{ServerName: cfg.ServerName, Store: db, Rooms: rooms, Policy: decider})
+	sender, inbound, err := fed.StartTransactions(ctx, federation.TransactionsConfig{ServerName: cfg.ServerName, Store: db, Rooms: rooms, Policy: decider})
 	if err != nil {
 		return err
 	}
 	defer sender.Stop()
 	wireFederationReads(cfg, fed, db, rooms, api, mediaAPI, decider)
 	wireMembership(cfg, db, key, rooms, api, fed, decider, sender)
+	wireEphemeralEDUs(db, rooms, api, sender, inbound)
 	handler := newRouter(cfg, db, api, mediaAPI, fed.Routes, reg)
 	servers, err := startListeners(cfg, handler, reg)
 	if err != nil {
