@@ -61,6 +61,8 @@ type API struct {
 	// syncs serves /sync; the streams' writers tell it of changes through
 	// syncs.notify. nil when the API has no roomserver.
 	syncs *syncServer
+
+	profileRuns profilePropagator // member events for profile changes (profile_propagate.go)
 }
 
 // RegistrationOptions says who may create accounts.
