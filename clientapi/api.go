@@ -24,6 +24,7 @@ type Store interface {
 	storage.FilterStore
 	storage.AliasStore
 	storage.SearchStore
+	storage.RoomSummaryStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported

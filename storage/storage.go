@@ -136,6 +136,7 @@ type Database interface {
 	AliasStore
 	SearchStore
 	FederationQueueStore
+	RoomSummaryStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

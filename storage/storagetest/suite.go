@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"Filters", testFilters},
 		{"Aliases", testAliases},
 		{"Search", testSearch},
+		{"RoomMemberSummary", testRoomMemberSummary},
 		{"NotFound", testNotFound},
 		{"Conflict", testConflict},
 		{"InvalidInput", testInvalidInput},
