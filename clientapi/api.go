@@ -25,6 +25,8 @@ type Store interface {
 	storage.AliasStore
 	storage.SearchStore
 	storage.RoomSummaryStore
+	storage.ReportStore
+	storage.OpenIDStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -52,6 +54,8 @@ type API struct {
 	// Exclusive reports whether a user ID lies in an application service's
 	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
 	Exclusive func(userID string) bool
+	// TURN configures /voip/turnServer (misc.go).
+	TURN TURNOptions
 
 	initOnce  sync.Once
 	uia       *uiaStore
@@ -141,6 +145,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 	r.Put("/profile/{userId}/{keyName}", a.handle(a.setProfileField))
 	r.Delete("/profile/{userId}/{keyName}", a.handle(a.deleteProfileField))
 	a.mountSync(r)
+	a.mountMisc(r) // 3pid, voip, openid, reports (misc.go)
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
 		a.mountRooms(r)

@@ -24,6 +24,7 @@ type Config struct {
 	HTTP         HTTP         `yaml:"http"`
 	Metrics      Metrics      `yaml:"metrics"`
 	Logging      Logging      `yaml:"logging"`
+	VoIP         VoIP         `yaml:"voip"`
 }
 
 // Listen holds the addresses the server listens on. Each listener serves
@@ -192,6 +193,7 @@ func Default() Config {
 			LoginAccount: RateLimit{PerSecond: 0.2, Burst: 10},
 			Register:     RateLimit{PerSecond: 0.2, Burst: 10},
 		},
+		VoIP: VoIP{TurnUserLifetime: defaultTurnUserLifetime},
 		Media: Media{
 			MaxUploadBytes:    50 << 20,
 			UnusedExpiry:      Duration(24 * time.Hour),

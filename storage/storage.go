@@ -137,6 +137,8 @@ type Database interface {
 	SearchStore
 	FederationQueueStore
 	RoomSummaryStore
+	ReportStore
+	OpenIDStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

@@ -31,6 +31,7 @@ func newClientAPI(cfg config.Config, db storage.Database, rooms *roomserver.Room
 		AccessTokenLifetime: cfg.Login.AccessTokenLifetime.Std(),
 		JWT:                 jwt,
 		Limits:              newLimits(cfg.RateLimits),
+		TURN:                clientapi.TURNOptions{URIs: cfg.VoIP.TurnURIs, SharedSecret: cfg.VoIP.TurnSharedSecret, UserLifetime: cfg.VoIP.TurnUserLifetime.Std()},
 	}, nil
 }
 

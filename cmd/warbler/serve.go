@@ -105,6 +105,7 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	}
 	defer sender.Stop()
 	wireFederationReads(cfg, fed, db, rooms, api, mediaAPI)
+	fed.Routes.OpenID = api.OpenIDUserInfo // federation /openid/userinfo (clientapi/openid.go)
 	handler := newRouter(cfg, db, api, mediaAPI, fed.Routes, reg)
 	servers, err := startListeners(cfg, handler, reg)
 	if err != nil {

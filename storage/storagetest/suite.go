@@ -35,6 +35,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 		{"Aliases", testAliases},
 		{"Search", testSearch},
 		{"RoomMemberSummary", testRoomMemberSummary},
+		{"ContentReports", testContentReports},
+		{"OpenIDTokens", testOpenIDTokens},
 		{"NotFound", testNotFound},
 		{"Conflict", testConflict},
 		{"InvalidInput", testInvalidInput},
