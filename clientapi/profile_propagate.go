@@ -2,7 +2,6 @@ package clientapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -122,53 +121,24 @@ func (a *API) propagateProfileNow(userID string) {
 // propagateToRoom sends the user's new member event into one room. A room
 // where the user is no longer joined, or whose member event already holds
 // the profile, gets nothing; one whose power levels refuse it is skipped.
+// The roomserver checks the membership under the room's lock, so a leave
+// racing with this is not undone.
 func (a *API) propagateToRoom(ctx context.Context, roomID string, profile storage.Profile, counts *propagationCounts) {
-	content, ok, err := a.joinedMemberContent(ctx, roomID, profile.UserID)
-	if err != nil {
-		counts.failed++
-		slog.Warn("clientapi: profile propagation: reading the member event", "room_id", roomID, "err", err)
-		return
-	}
-	if !ok || !applyProfile(content, profile) {
-		counts.unchanged++
-		return
-	}
-	raw, err := json.Marshal(content)
-	if err != nil {
-		counts.failed++
-		return
-	}
-	stateKey := profile.UserID
-	_, err = a.Rooms.SendEvent(ctx, roomserver.EventRequest{
-		RoomID: roomID, Sender: profile.UserID, Type: "m.room.member", StateKey: &stateKey, Content: raw,
+	_, sent, err := a.Rooms.UpdateJoinedMember(ctx, roomID, profile.UserID, func(content map[string]any) bool {
+		return applyProfile(content, profile)
 	})
 	var authErr *roomserver.AuthError
 	switch {
-	case err == nil:
+	case err == nil && sent:
 		counts.sent++
+	case err == nil:
+		counts.unchanged++
 	case errors.As(err, &authErr):
 		counts.refused++
 	default:
 		counts.failed++
 		slog.Warn("clientapi: profile propagation: sending the member event", "room_id", roomID, "err", err)
 	}
-}
-
-// joinedMemberContent returns the content of the user's current member
-// event; ok is false unless the user is joined.
-func (a *API) joinedMemberContent(ctx context.Context, roomID, userID string) (map[string]any, bool, error) {
-	ev, err := a.Rooms.CurrentStateEvent(ctx, roomID, "m.room.member", userID)
-	if errors.Is(err, roomserver.ErrNoStateEvent) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	var content map[string]any
-	if err := json.Unmarshal(ev.Content(), &content); err != nil {
-		return nil, false, err
-	}
-	return content, content["membership"] == "join", nil
 }
 
 // applyProfile writes the profile into member event content (an empty
