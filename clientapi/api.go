@@ -68,6 +68,7 @@ type API struct {
 	syncs *syncServer
 
 	profileRuns profilePropagator // member events for profile changes (profile_propagate.go)
+	misc        miscState         // rate limit of reports and OpenID tokens (misc.go)
 }
 
 // RegistrationOptions says who may create accounts.

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/warbler-im/warbler/internal/ratelimit"
 )
 
 // Smaller endpoints clients call early: third-party identifiers, TURN
@@ -20,6 +22,26 @@ type TURNOptions struct {
 	URIs         []string
 	SharedSecret string
 	UserLifetime time.Duration
+}
+
+// Each stored report and OpenID token is a row a user adds at will, so
+// both share a per-user budget: a burst, then one a second on average.
+const (
+	storedWritesPerSecond = 1
+	storedWritesBurst     = 20
+)
+
+// miscState holds this file's in-memory state; its zero value is ready.
+type miscState struct {
+	once   sync.Once
+	writes *ratelimit.Limiter
+}
+
+// limitStoredWrite charges one report or OpenID token to the user's
+// budget: 429 M_LIMIT_EXCEEDED when it is spent.
+func (a *API) limitStoredWrite(userID string) error {
+	a.misc.once.Do(func() { a.misc.writes = ratelimit.NewWithClock(storedWritesPerSecond, storedWritesBurst, ratelimit.DefaultMaxKeys, a.now) })
+	return limited(a.misc.writes, userID)
 }
 
 // mountMisc registers this file's endpoints (and openid.go's and

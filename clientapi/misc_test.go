@@ -132,3 +132,26 @@ func TestContentReports(t *testing.T) {
 		t.Errorf("room report %+v", reports[0])
 	}
 }
+
+// TestStoredWritesAreRateLimited: reports and OpenID tokens share a
+// per-user budget; once spent, 429 M_LIMIT_EXCEEDED and nothing stored.
+func TestStoredWritesAreRateLimited(t *testing.T) {
+	e := newSyncEnv(t)
+	room := e.createRoom(e.alice)
+	report := "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/report"
+	openID := "/_matrix/client/v3/user/" + url.PathEscape(e.alice) + "/openid/request_token"
+	for i := range storedWritesBurst {
+		path := report
+		if i%2 == 1 {
+			path = openID
+		}
+		e.do("POST", path, map[string]any{"reason": "x"}, e.aliceToken).want(t, http.StatusOK, "")
+	}
+	e.do("POST", report, map[string]any{"reason": "x"}, e.aliceToken).want(t, http.StatusTooManyRequests, "M_LIMIT_EXCEEDED")
+	e.do("POST", openID, map[string]any{}, e.aliceToken).want(t, http.StatusTooManyRequests, "M_LIMIT_EXCEEDED")
+	// Another user's budget is untouched.
+	e.do("POST", report, map[string]any{"reason": "x"}, e.bobToken).want(t, http.StatusOK, "")
+	if reports, _ := e.db.ContentReports(t.Context(), 100); len(reports) != storedWritesBurst/2+1 {
+		t.Errorf("%d reports stored, want %d", len(reports), storedWritesBurst/2+1)
+	}
+}

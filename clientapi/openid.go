@@ -35,6 +35,9 @@ func (a *API) requestOpenIDToken(r *http.Request) (any, error) {
 	if err := mxhttp.DecodeJSON(r, &body); err != nil {
 		return nil, err
 	}
+	if err := a.limitStoredWrite(user); err != nil {
+		return nil, err
+	}
 	token, err := secrets.NewToken(openIDTokenPrefix)
 	if err != nil {
 		return nil, err

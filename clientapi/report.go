@@ -109,6 +109,9 @@ func decodeReport(r *http.Request, reasonRequired bool) (reportBody, error) {
 }
 
 func (a *API) storeReport(r *http.Request, roomID, eventID string, body reportBody) (any, error) {
+	if err := a.limitStoredWrite(roomCaller(r).UserID); err != nil {
+		return nil, err
+	}
 	report := storage.ContentReport{
 		RoomID: roomID, EventID: eventID, UserID: roomCaller(r).UserID,
 		ReceivedTS: a.now().UnixMilli(), Score: legacyScore(body.Score),
