@@ -40,7 +40,9 @@ type miscState struct {
 // limitStoredWrite charges one report or OpenID token to the user's
 // budget: 429 M_LIMIT_EXCEEDED when it is spent.
 func (a *API) limitStoredWrite(userID string) error {
-	a.misc.once.Do(func() { a.misc.writes = ratelimit.NewWithClock(storedWritesPerSecond, storedWritesBurst, ratelimit.DefaultMaxKeys, a.now) })
+	a.misc.once.Do(func() {
+		a.misc.writes = ratelimit.NewWithClock(storedWritesPerSecond, storedWritesBurst, ratelimit.DefaultMaxKeys, a.now)
+	})
 	return limited(a.misc.writes, userID)
 }
 
