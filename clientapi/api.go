@@ -29,6 +29,9 @@ type Store interface {
 	storage.UserDataStore
 	storage.DirectoryStore
 	storage.PushStore
+	storage.RoomSummaryStore
+	storage.ReportStore
+	storage.OpenIDStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -71,6 +74,8 @@ type API struct {
 	// PresenceDisabled turns presence off (config presence.enabled: false):
 	// nothing is stored or sent, and /presence answers as if all were offline.
 	PresenceDisabled bool
+	// TURN configures /voip/turnServer (misc.go).
+	TURN TURNOptions
 
 	initOnce  sync.Once
 	uia       *uiaStore
@@ -86,6 +91,9 @@ type API struct {
 	// pushRuleStore keeps users' push rules (as m.push_rules account data).
 	pushRuleStore pushRuleStorage
 	pushState
+
+	profileRuns profilePropagator // member events for profile changes (profile_propagate.go)
+	misc        miscState         // rate limit of reports and OpenID tokens (misc.go)
 }
 
 // RegistrationOptions says who may create accounts.
@@ -169,6 +177,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 	a.mountSync(r)
 	a.mountKeys(r)
 	a.mountUserData(r)
+	a.mountMisc(r) // 3pid, voip, openid, reports (misc.go)
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
 		a.mountRooms(r)

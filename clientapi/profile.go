@@ -14,9 +14,9 @@ import (
 	"github.com/warbler-im/warbler/storage"
 )
 
-// Profiles hold displayname and avatar_url. Changes are stored only: they
-// will also be sent as new m.room.member events into the user's rooms once
-// rooms exist, and remote users' profiles will be fetched over federation.
+// Profiles hold displayname and avatar_url. Changes are stored, then sent
+// as new m.room.member events into the user's rooms (profile_propagate.go);
+// remote users' profiles will be fetched over federation.
 const (
 	fieldDisplayName = "displayname"
 	fieldAvatarURL   = "avatar_url"
@@ -206,5 +206,6 @@ func (a *API) storeProfileField(r *http.Request, key, value string) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	a.propagateProfile(sess.UserID)
 	return struct{}{}, nil
 }

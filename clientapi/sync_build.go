@@ -185,6 +185,7 @@ func (v *syncView) addJoined(ctx context.Context, resp *syncResponse, joined []s
 			return err
 		}
 		resp.Rooms.Join[roomID] = newJoinedRoom(state, timeline)
+		v.addRoomSummary(ctx, roomID, mode, resp.Rooms.Join[roomID]) // sync_summary.go
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ type Config struct {
 	Logging      Logging      `yaml:"logging"`
 
 	UserDirectory UserDirectory `yaml:"user_directory"`
+	VoIP          VoIP          `yaml:"voip"`
 }
 
 // Listen holds the addresses the server listens on. Each listener serves
@@ -213,6 +214,7 @@ func Default() Config {
 			Send:         RateLimit{PerSecond: 2, Burst: 30},
 			Join:         RateLimit{PerSecond: 0.1, Burst: 10},
 		},
+		VoIP: VoIP{TurnUserLifetime: defaultTurnUserLifetime},
 		Media: Media{
 			MaxUploadBytes:    50 << 20,
 			UnusedExpiry:      Duration(24 * time.Hour),

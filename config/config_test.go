@@ -41,6 +41,9 @@ func normalise(c Config) Config {
 	if len(c.Media.URLPreview.AllowedNetworks) == 0 {
 		c.Media.URLPreview.AllowedNetworks = nil
 	}
+	if len(c.VoIP.TurnURIs) == 0 {
+		c.VoIP.TurnURIs = nil
+	}
 	if len(c.Federation.KeyNotaries) == 0 {
 		c.Federation.KeyNotaries = nil
 	}

@@ -24,6 +24,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateListeners(bad)
 	c.validateDatabase(bad)
+	c.validateVoIP(bad) // voip.go
 	if c.SigningKey.Validity.Std() < time.Hour {
 		bad("signing_key.validity", "must be at least 1h")
 	}

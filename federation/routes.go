@@ -27,6 +27,8 @@ type Routes struct {
 	Policy policy.Decider
 	// Reads is what the reading endpoints serve from; nil leaves them out.
 	Reads *ReadSources
+	// OpenID serves /openid/userinfo (openid.go); nil leaves it out.
+	OpenID OpenIDUserInfo
 
 	egressRoutes map[string]policy.Action // routes registered through egress
 	// Membership serves joins, leaves, invites, knocks and the directory
@@ -51,6 +53,7 @@ func (rt *Routes) Mount(r chi.Router) {
 	}
 	r.Get("/_matrix/federation/v1/version", mxhttp.JSON(serverVersion))
 	r.Get("/.well-known/matrix/server", mxhttp.JSON(rt.wellKnownServer))
+	rt.mountOpenID(r) // openid.go
 	if rt.Auth != nil {
 		// Wrapped from outside rather than with Use: a chi router runs its
 		// middleware only once it has a route, and unknown paths must be

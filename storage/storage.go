@@ -141,6 +141,9 @@ type Database interface {
 	UserDataStore
 	DirectoryStore
 	PushStore
+	RoomSummaryStore
+	ReportStore
+	OpenIDStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

@@ -33,6 +33,7 @@ func newClientAPI(cfg config.Config, db storage.Database, rooms *roomserver.Room
 		Limits:              newLimits(cfg.RateLimits),
 		PresenceDisabled:    !cfg.Presence.Enabled,
 		SearchAllUsers:      cfg.UserDirectory.SearchAllUsers,
+		TURN:                clientapi.TURNOptions{URIs: cfg.VoIP.TurnURIs, SharedSecret: cfg.VoIP.TurnSharedSecret, UserLifetime: cfg.VoIP.TurnUserLifetime.Std()},
 	}, nil
 }
 

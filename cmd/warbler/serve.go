@@ -111,6 +111,7 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	wireFederationReads(cfg, fed, db, rooms, api, mediaAPI, decider)
 	wireMembership(cfg, db, key, rooms, api, fed, decider, sender)
 	wireEphemeralEDUs(db, rooms, api, sender, inbound)
+	fed.Routes.OpenID = api.OpenIDUserInfo // federation /openid/userinfo (clientapi/openid.go)
 	handler := newRouter(cfg, db, api, mediaAPI, fed.Routes, reg)
 	servers, err := startListeners(cfg, handler, reg)
 	if err != nil {
