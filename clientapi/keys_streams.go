@@ -20,33 +20,15 @@ import (
 // rest come with the next sync.
 const maxToDevicePerSync = 100
 
-// streamPos is a stream's position in memory, read from storage once.
+// streamPos is a stream's position in memory, read from storage once
+// with load (storedPosition, userdata.go, with its loader bound).
 type streamPos struct {
-	mu     sync.Mutex
-	loaded bool
-	pos    int64
-	load   func(ctx context.Context) (int64, error)
+	storedPosition
+	load func(ctx context.Context) (int64, error)
 }
 
 func (p *streamPos) get(ctx context.Context) (int64, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.loaded {
-		pos, err := p.load(ctx)
-		if err != nil {
-			return 0, err
-		}
-		p.pos, p.loaded = max(p.pos, pos), true
-	}
-	return p.pos, nil
-}
-
-// advance records a position a write has made durable. Storage makes
-// every lower position durable first, so the stream may serve up to it.
-func (p *streamPos) advance(pos int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.pos = max(p.pos, pos)
+	return p.storedPosition.get(ctx, p.load)
 }
 
 // addE2EEStreams registers the to-device and device list streams on s.

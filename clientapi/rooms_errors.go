@@ -3,9 +3,8 @@ package clientapi
 import (
 	"errors"
 	"net/http"
-	"net/url"
 
-	"github.com/go-chi/chi/v5"
+	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/roomserver"
 )
@@ -35,13 +34,7 @@ func roomError(err error) error {
 // roomPathParam returns a URL path parameter, percent-decoded: chi matches on
 // the raw path when a client escapes "!", ":" or "$", so the value may
 // still be escaped.
-func roomPathParam(r *http.Request, name string) string {
-	v := chi.URLParam(r, name)
-	if d, err := url.PathUnescape(v); err == nil {
-		return d
-	}
-	return v
-}
+func roomPathParam(r *http.Request, name string) string { return mxhttp.PathParam(r, name) }
 
 // roomIDParam reads {roomId} and checks its grammar.
 func roomIDParam(r *http.Request) (string, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -102,13 +101,7 @@ func (m *Membership) allowed(ctx context.Context, in policy.Input) error {
 }
 
 // memberPathParam reads a path parameter, unescaped.
-func memberPathParam(r *http.Request, name string) string {
-	v := chi.URLParam(r, name)
-	if d, err := url.PathUnescape(v); err == nil {
-		return d
-	}
-	return v
-}
+func memberPathParam(r *http.Request, name string) string { return mxhttp.PathParam(r, name) }
 
 // participates reports whether a local user is joined to the room, so
 // this server follows its events and can build on its current state.

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/policy"
 	"github.com/warbler-im/warbler/roomserver"
@@ -193,16 +193,7 @@ func withoutUnsigned(raw []byte) (json.RawMessage, error) {
 // readPathParam returns a path parameter decoded (chi hands back escaped
 // values when the request path has escapes that differ from the default
 // encoding, as event IDs with '/' or '+' do).
-func readPathParam(r *http.Request, name string) string {
-	v := chi.URLParam(r, name)
-	if r.URL.RawPath == "" {
-		return v
-	}
-	if decoded, err := url.PathUnescape(v); err == nil {
-		return decoded
-	}
-	return v
-}
+func readPathParam(r *http.Request, name string) string { return mxhttp.PathParam(r, name) }
 
 // pduEnvelope is the transaction envelope /event and /backfill answer with.
 type pduEnvelope struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -149,13 +148,4 @@ func (a *API) handle(h mxhttp.Handler) http.HandlerFunc { return mxhttp.JSON(h) 
 // pathParam returns a path parameter decoded. chi matches on the escaped
 // path when the request's path has escapes that differ from the default
 // encoding, and then hands back escaped values.
-func pathParam(r *http.Request, name string) string {
-	v := chi.URLParam(r, name)
-	if r.URL.RawPath == "" {
-		return v
-	}
-	if decoded, err := url.PathUnescape(v); err == nil {
-		return decoded
-	}
-	return v
-}
+func pathParam(r *http.Request, name string) string { return mxhttp.PathParam(r, name) }
