@@ -31,11 +31,14 @@ var wideTimeline = url.QueryEscape(`{"room":{"timeline":{"limit":100}}}`)
 // catches up on every message after its restart, in order; and B refuses
 // a transaction whose request signature is forged, and stores a PDU whose
 // content does not match its hash only redacted, with the room still
-// working afterwards.
+// working afterwards. Last, A's admin denies C's host in the room's
+// server ACL, and A and B take no more messages from C.
 func TestFederatedRoomScenario(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend harness.Backend) {
 		started := time.Now()
-		a, b, c := startFederating(t, backend), startFederating(t, backend), startFederating(t, backend)
+		a, b := startFederating(t, backend), startFederating(t, backend)
+		// C on a loopback address of its own: server ACLs ignore ports.
+		c := harness.Start(t, harness.Options{Backend: backend, Federation: true, SharedCA: true, Host: deniedHost})
 		alice, bob, carol := newRoomUser(t, a, "alice"), newRoomUser(t, b, "bob"), newRoomUser(t, c, "carol")
 		roomID := alice.createRoom(map[string]any{"preset": "public_chat", "name": "three servers"})
 		for _, u := range []roomUser{bob, carol} {
@@ -69,8 +72,60 @@ func TestFederatedRoomScenario(t *testing.T) {
 		t.Run("forged transactions change nothing", func(t *testing.T) {
 			checkForgedTransactions(t, a, b, users, roomID)
 		})
+		t.Run("a server ACL keeps a denied server out", func(t *testing.T) {
+			checkServerACL(t, users, roomID)
+		})
 		t.Logf("scenario on %s took %v", backend, time.Since(started).Round(time.Millisecond))
 	})
+}
+
+// deniedHost is the loopback address C runs on, the one the server ACL
+// denies.
+const deniedHost = "127.0.0.2"
+
+// aclSettle is how long A and B must keep refusing a denied server's
+// message: long enough for several deliveries, since one from an allowed
+// server arrives in well under a second here.
+const aclSettle = 3 * time.Second
+
+// checkServerACL: once A's admin has denied C's host and every server has
+// the ACL, carol's message on C does not reach A or B, while A and B go on
+// talking.
+func checkServerACL(t *testing.T, users []*syncedUser, roomID string) {
+	alice, bob, carol := users[0], users[1], users[2]
+	acl := map[string]any{"allow": []string{"*"}, "deny": []string{deniedHost}, "allow_ip_literals": true}
+	alice.ok("PUT", roomPath(roomID, "/state/m.room.server_acl"), acl)
+	for _, u := range []roomUser{bob.roomUser, carol.roomUser} {
+		waitStateEvent(t, u, roomID, "m.room.server_acl")
+	}
+	resp := carol.do("PUT", roomPath(roomID, "/send/m.room.message/denied"), map[string]any{"msgtype": "m.text", "body": "from a denied server"})
+	if resp.Status != http.StatusOK {
+		return // C refusing it itself keeps it out as well
+	}
+	deniedID := str(resp.JSON(t), "event_id")
+	alice.send(roomID, "after-acl", "after the ACL")
+	bob.await(t, roomID, "after the ACL")
+	for end := time.Now().Add(aclSettle); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		for _, u := range []roomUser{alice.roomUser, bob.roomUser} {
+			if slices.Contains(roomHistory(u, roomID), "from a denied server") {
+				t.Fatalf("%s's server shows the message of the denied server", u.id)
+			}
+			u.wantErr(u.do("GET", roomPath(roomID, "/event/"+url.PathEscape(deniedID)), nil), http.StatusNotFound, "M_NOT_FOUND")
+		}
+	}
+}
+
+// waitStateEvent waits until u's server has the room's state event of
+// type typ (state key "").
+func waitStateEvent(t *testing.T, u roomUser, roomID, typ string) {
+	t.Helper()
+	deadline := time.Now().Add(deliveryTimeout)
+	for u.do("GET", roomPath(roomID, "/state/"+typ), nil).Status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's server lacks the room's %s after %v", u.id, typ, deliveryTimeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // syncedUser is a room user with a /sync position and the message bodies
