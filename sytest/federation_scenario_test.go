@@ -174,8 +174,8 @@ func waitMember(t *testing.T, u roomUser, roomID, userID string) {
 
 // checkCatchUp stops C, has A's and B's users talk (each message seen by
 // the other before the next goes out, so their order is causal), restarts
-// C and wants every message on C: in /sync, and in /messages in the order
-// they were sent.
+// C and wants every message on C: in /sync once each, and in /messages
+// in the order they were sent; then C's user is heard on A and B again.
 func checkCatchUp(t *testing.T, c *harness.Server, users []*syncedUser, roomID string) {
 	alice, bob, carol := users[0], users[1], users[2]
 	c.Stop()
@@ -213,6 +213,10 @@ func checkCatchUp(t *testing.T, c *harness.Server, users []*syncedUser, roomID s
 	if !slices.Equal(got, sent) {
 		t.Errorf("C's /messages has %q, want %q in this order", got, sent)
 	}
+	// And C, back, is heard again.
+	carol.send(roomID, "back", "C is back")
+	alice.await(t, roomID, "C is back")
+	bob.await(t, roomID, "C is back")
 }
 
 // checkForgedTransactions plays server A towards B with A's signing key:
