@@ -79,6 +79,9 @@ func TestFederatedRoomScenario(t *testing.T) {
 	})
 }
 
+// downtime is how long C stays stopped after A and B have talked.
+const downtime = 7 * time.Second
+
 // deniedHost is the loopback address C runs on, the one the server ACL
 // denies.
 const deniedHost = "127.0.0.2"
@@ -188,6 +191,9 @@ func checkCatchUp(t *testing.T, c *harness.Server, users []*syncedUser, roomID s
 			sent = append(sent, body)
 		}
 	}
+	// Down long enough for A and B to fail several times and back off
+	// (2 s, 4 s, …): catching up must not depend on a lucky first retry.
+	time.Sleep(downtime)
 	c.Launch()
 	carol.await(t, roomID, sent...)
 
