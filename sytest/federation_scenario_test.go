@@ -56,6 +56,7 @@ func TestFederatedRoomScenario(t *testing.T) {
 		}
 
 		t.Run("messages reach every server", func(t *testing.T) {
+			bindTo(t, users)
 			for i, from := range users {
 				body := fmt.Sprintf("hello from %s", from.id)
 				from.send(roomID, fmt.Sprintf("hello-%d", i), body)
@@ -67,12 +68,15 @@ func TestFederatedRoomScenario(t *testing.T) {
 			}
 		})
 		t.Run("a stopped server catches up", func(t *testing.T) {
+			bindTo(t, users)
 			checkCatchUp(t, c, users, roomID)
 		})
 		t.Run("forged transactions change nothing", func(t *testing.T) {
+			bindTo(t, users)
 			checkForgedTransactions(t, a, b, users, roomID)
 		})
 		t.Run("a server ACL keeps a denied server out", func(t *testing.T) {
+			bindTo(t, users)
 			checkServerACL(t, users, roomID)
 		})
 		t.Logf("scenario on %s took %v", backend, time.Since(started).Round(time.Millisecond))
@@ -137,6 +141,14 @@ type syncedUser struct {
 	roomUser
 	since string
 	seen  []string
+}
+
+// bindTo makes the users' requests report to t, the subtest running
+// them: a failure must stop the goroutine of the test that failed.
+func bindTo(t *testing.T, users []*syncedUser) {
+	for _, u := range users {
+		u.t = t
+	}
 }
 
 // await long-polls /sync until every body has arrived in the room's
