@@ -42,6 +42,11 @@ type Options struct {
 	// test process's CA, which such servers trust, and lets them reach
 	// loopback: a federation of servers on this machine.
 	SharedCA bool
+	// Host is the loopback address the server listens on and is named
+	// after; "" means 127.0.0.1. Servers on different addresses of
+	// 127.0.0.0/8 have different hosts, which server ACLs (they ignore
+	// ports) can tell apart.
+	Host string
 }
 
 // Server is one running warbler process and what it needs to restart.
@@ -64,17 +69,21 @@ type Server struct {
 // cleanly.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	port := FreePort(t)
+	host := opts.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	addr := freeAddr(t, host)
 	s := &Server{
 		t:          t,
-		Name:       fmt.Sprintf("127.0.0.1:%d", port),
-		ClientURL:  fmt.Sprintf("http://127.0.0.1:%d", port),
+		Name:       addr,
+		ClientURL:  "http://" + addr,
 		DataDir:    t.TempDir(),
 		HTTPClient: &http.Client{Timeout: 30 * time.Second},
 	}
 	var fedAddr string
 	if opts.Federation {
-		fedAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+		fedAddr = freeAddr(t, host)
 		s.FedURL = "https://" + fedAddr
 		s.Name = fedAddr
 	}
@@ -91,7 +100,7 @@ func Start(t testing.TB, opts Options) *Server {
 		s.env = append(s.env, "WARBLER_LISTEN__FEDERATION="+fedAddr)
 	}
 	if opts.Federation && opts.SharedCA {
-		s.env = append(s.env, writeSharedCAFiles(t, s.DataDir)...)
+		s.env = append(s.env, writeSharedCAFiles(t, s.DataDir, host)...)
 	}
 	s.env = append(s.env, opts.Env...)
 	s.Launch()
@@ -237,6 +246,17 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// freeAddr returns host:port with a port free on host a moment ago.
+func freeAddr(t testing.TB, host string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // DataFile is a path inside the server's data directory.

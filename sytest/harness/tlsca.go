@@ -57,13 +57,13 @@ func testCA() (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
 // into dir and returns the settings that make a server use them: its TLS
 // certificate, the CA as federation.trusted_ca_file, and loopback opened
 // as an outbound destination, since every test server lives there.
-func writeSharedCAFiles(t testing.TB, dir string) []string {
+func writeSharedCAFiles(t testing.TB, dir, host string) []string {
 	t.Helper()
 	_, _, caPEM, err := testCA()
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM, keyPEM, err := loopbackCertificate()
+	certPEM, keyPEM, err := loopbackCertificate(net.ParseIP(host))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +81,9 @@ func writeSharedCAFiles(t testing.TB, dir string) []string {
 	}
 }
 
-// loopbackCertificate issues a server certificate for 127.0.0.1, ::1 and
-// localhost from the shared CA.
-func loopbackCertificate() (certPEM, keyPEM []byte, err error) {
+// loopbackCertificate issues a server certificate for 127.0.0.1, ::1,
+// localhost and the server's own loopback address from the shared CA.
+func loopbackCertificate(host net.IP) (certPEM, keyPEM []byte, err error) {
 	caCert, caKey, _, err := testCA()
 	if err != nil {
 		return nil, nil, err
@@ -97,7 +97,7 @@ func loopbackCertificate() (certPEM, keyPEM []byte, err error) {
 		SerialNumber: serial, Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, host}, DNSNames: []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {
