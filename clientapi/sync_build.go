@@ -155,9 +155,75 @@ func (v *syncView) timelines(ctx context.Context, from, upTo int64, rooms []stri
 	}
 	out := make(map[string]storage.RoomTimeline, len(tls))
 	for _, tl := range tls {
+		if tl, err = v.fillFilteredTimeline(ctx, from, tl, limit); err != nil {
+			return nil, err
+		}
 		out[tl.RoomID] = tl
 	}
 	return out, nil
+}
+
+// Bounds on reaching back for a filtered timeline: a room of mostly
+// filtered-out events must not make one sync read its whole history.
+const (
+	maxFilteredPages   = 4
+	maxFilteredScanned = 1000
+	filteredPageSize   = 100
+)
+
+// fillFilteredTimeline reaches further back when the timeline filter
+// dropped events of a limited page, so the client still gets up to limit
+// events it asked for (the filter applies before the limit). The page is
+// trimmed to start at the first event the filter keeps, where the
+// timeline, and the state before it, begin.
+func (v *syncView) fillFilteredTimeline(ctx context.Context, from int64, tl storage.RoomTimeline, limit int) (storage.RoomTimeline, error) {
+	filter := v.req.filter.timeline()
+	if filter == nil {
+		return tl, nil
+	}
+	kept := v.countKept(tl)
+	for page := 0; tl.Limited && kept < limit && page < maxFilteredPages && len(tl.Events) < maxFilteredScanned; page++ {
+		older, err := v.s.store.RoomEventsSince(ctx, from, tl.Events[0].StreamPos-1, []string{tl.RoomID}, max(limit, filteredPageSize))
+		if err != nil {
+			return tl, err
+		}
+		if len(older) == 0 {
+			tl.Limited = false
+			break
+		}
+		tl.Events = append(older[0].Events, tl.Events...)
+		tl.Limited = older[0].Limited
+		kept = v.countKept(tl)
+	}
+	return v.trimToKept(tl, limit), nil
+}
+
+func (v *syncView) countKept(tl storage.RoomTimeline) int {
+	n := 0
+	for _, ev := range tl.Events {
+		if v.req.filter.timeline().allows(tl.RoomID, ev.Sender, ev.Type) {
+			n++
+		}
+	}
+	return n
+}
+
+// trimToKept drops the events before the limit-th newest kept one; any
+// dropped means the timeline is limited.
+func (v *syncView) trimToKept(tl storage.RoomTimeline, limit int) storage.RoomTimeline {
+	kept := 0
+	for i := len(tl.Events) - 1; i >= 0; i-- {
+		if !v.req.filter.timeline().allows(tl.RoomID, tl.Events[i].Sender, tl.Events[i].Type) {
+			continue
+		}
+		if kept++; kept == limit {
+			if i > 0 {
+				tl.Events, tl.Limited = tl.Events[i:], true
+			}
+			return tl
+		}
+	}
+	return tl
 }
 
 func (v *syncView) addJoined(ctx context.Context, resp *syncResponse, joined []string) error {

@@ -3,6 +3,7 @@ package clientapi
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -366,5 +367,27 @@ func TestSyncLimitedIncrementalSendsOnlyChangedState(t *testing.T) {
 	}
 	if hasEvent(state, "m.room.create", "") {
 		t.Error("state delta repeats state the client already has")
+	}
+}
+
+// TestSyncTimelineFilterAppliesBeforeTheLimit: with a limit of 1 and a
+// types filter, newer events of another type must not leave the timeline
+// empty: the sync reaches back for the newest message.
+func TestSyncTimelineFilterAppliesBeforeTheLimit(t *testing.T) {
+	e := newSyncEnv(t)
+	room := e.createRoom(e.alice)
+	e.message(room, e.alice, "older")
+	e.message(room, e.alice, "the message")
+	empty := ""
+	for i := range 5 {
+		e.send(room, e.alice, "m.room.topic", &empty, map[string]string{"topic": fmt.Sprintf("topic %d", i)})
+	}
+	f := `{"room":{"timeline":{"limit":1,"types":["m.room.message"]}}}`
+	joined := section(e.sync(e.aliceToken, url.Values{"filter": {f}}), "join", room)
+	if got := bodies(eventsAt(joined, "timeline")); len(got) != 1 || got[0] != "the message" {
+		t.Errorf("timeline %v, want the newest message", got)
+	}
+	if tl := joined["timeline"].(map[string]any); tl["limited"] != true {
+		t.Error("older events were left out: limited must be set")
 	}
 }
