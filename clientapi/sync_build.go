@@ -37,6 +37,8 @@ type syncView struct {
 	nowMs   int64
 	// rooms holds the user's rooms by membership, read once per build.
 	rooms map[string][]string
+	// ignored holds the users the syncing user ignores (sync_ignored.go).
+	ignored map[string]bool
 }
 
 // build computes the response up to upTo and the rooms a long-poll
@@ -361,7 +363,7 @@ func (v *syncView) timeline(ctx context.Context, roomID string, tl storage.RoomT
 	}
 	filter := v.req.filter.timeline()
 	for _, ev := range tl.Events {
-		if !filter.allows(roomID, ev.Sender, ev.Type) {
+		if !filter.allows(roomID, ev.Sender, ev.Type) || ev.StateKey == nil && v.ignoresSender(ctx, ev.Sender) {
 			continue
 		}
 		visible, err := v.s.rooms.VisibleToUser(ctx, ev.EventID, v.req.userID)

@@ -24,6 +24,9 @@ func (v *syncView) addInvited(ctx context.Context, resp *syncResponse, invited [
 		if !ok || (v.incremental() && invite.StreamPos <= v.since) || invite.StreamPos > v.upTo {
 			continue // the client has this invite, or gets it next time
 		}
+		if v.ignoresSender(ctx, invite.Sender) {
+			continue // invites from ignored users are not sent
+		}
 		state, err := v.inviteState(ctx, roomID, invite)
 		if err != nil {
 			return err

@@ -45,6 +45,9 @@ func (v *syncView) addRemoteInvites(ctx context.Context, resp *syncResponse) err
 		if _, joined := resp.Rooms.Join[inv.RoomID]; joined {
 			continue
 		}
+		if v.ignoresSender(ctx, inv.Sender) {
+			continue // invites from ignored users are not sent
+		}
 		if inv.Membership == storage.MembershipLeave {
 			v.addRejectedInvite(ctx, resp, inv)
 			continue
