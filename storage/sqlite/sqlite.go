@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"runtime"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -51,7 +52,7 @@ func Open(ctx context.Context, path string) (storage.Database, error) {
 		return nil, err
 	}
 	// Create the file and switch it to WAL before readers attach to it.
-	if err := writer.PingContext(ctx); err != nil {
+	if err := pingWhileBusy(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("storage: open sqlite database %q: %w", path, err)
 	}
@@ -106,3 +107,26 @@ func openPool(path, params string, conns int) (*sql.DB, error) {
 func readerConns() int {
 	return max(4, runtime.GOMAXPROCS(0))
 }
+
+// pingWhileBusy opens the writer's connection, retrying while another
+// process holds the lock: switching a new file to WAL needs an exclusive
+// lock, and SQLite reports SQLITE_BUSY for it at once, without waiting for
+// busy_timeout, when several processes create the database together.
+func pingWhileBusy(ctx context.Context, pool *sql.DB) error {
+	deadline := time.Now().Add(busyOpenTimeout)
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		err := pool.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// busyOpenTimeout bounds how long Open waits for another process that
+// is creating the same database.
+const busyOpenTimeout = 10 * time.Second
