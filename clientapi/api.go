@@ -183,6 +183,7 @@ func (a *API) mountAuthenticated(r chi.Router) {
 		a.mountRooms(r)
 		a.mountPush(r)
 		r.Get("/capabilities", a.handle(a.capabilities))
+		a.mountAdminLookups(r)
 		r.Delete("/devices/{deviceId}", a.handle(a.deleteDevice))
 		r.Post("/delete_devices", a.handle(a.deleteDevices))
 		r.Post("/search", a.handle(a.search))
