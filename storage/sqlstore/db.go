@@ -33,7 +33,7 @@ type DB struct {
 	hot     hotStatements
 	rooms   *roomsState // room store caches and statements
 	// group runs the room writes (the hot, concurrent ones) with group
-	// commit; other writes use writeTx.
+	// commit on SQLite; nil on PostgreSQL. See roomWriteTx.
 	group *groupCommitter
 
 	closeOnce sync.Once
@@ -51,7 +51,13 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Reader != cfg.Writer {
 		db.reader = newPool(cfg.Reader)
 	}
-	db.group = newGroupCommitter(db.writer)
+	if cfg.Dialect.Name == SQLite.Name {
+		// SQLite has one writer connection: grouping its transactions
+		// only shares fsyncs. PostgreSQL commits in parallel on many
+		// connections, and funnelling them through one committer was
+		// slower there (see groupcommit.go).
+		db.group = newGroupCommitter(db.writer)
+	}
 	if err := db.open(ctx, cfg.Migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s database: %w", cfg.Dialect.Name, err)
@@ -80,7 +86,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the prepared statements and the pools, once.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		db.group.close()
+		if db.group != nil {
+			db.group.close()
+		}
 		errs := []error{db.hot.close(), db.rooms.closeStatements(), db.writer.closeStatements(), db.writer.Close()}
 		if db.reader != db.writer {
 			errs = append(errs, db.reader.closeStatements(), db.reader.Close())
@@ -105,6 +113,15 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// roomWriteTx runs a room write (persisting events, saving state) in a
+// transaction: through the group committer where there is one.
+func (db *DB) roomWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.group != nil {
+		return db.group.do(ctx, fn)
+	}
+	return db.writeTx(ctx, fn)
 }
 
 // execOne runs a write that must match an existing row and maps "no row

@@ -128,7 +128,7 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 	}
 	var p *persister
 	var positions []storage.PersistedPosition
-	err = db.group.do(ctx, func(tx *sql.Tx) error {
+	err = db.roomWriteTx(ctx, func(tx *sql.Tx) error {
 		p = db.newPersister(rs, tx, roomID)
 		var err error
 		positions, err = p.persist(ctx, batch, update)
@@ -149,7 +149,7 @@ func (db *DB) SaveStateSnapshot(ctx context.Context, roomID string, ref storage.
 	}
 	var p *persister
 	var nid int64
-	err = db.group.do(ctx, func(tx *sql.Tx) error {
+	err = db.roomWriteTx(ctx, func(tx *sql.Tx) error {
 		p = db.newPersister(rs, tx, roomID)
 		if err := p.assignNames(ctx, nil, storage.RoomUpdate{SetCurrentState: &ref}); err != nil {
 			return err

@@ -15,6 +15,12 @@ import (
 // writes queued meanwhile in one transaction instead, each inside its own
 // savepoint so that one failing write is undone alone, and commits once.
 // A write learns its fate only after the commit: success means durable.
+//
+// It is used on SQLite only. Measured with warbler bench on an idle
+// machine (50 users, 20 rooms, 2,000 messages, c=8): SQLite 357 msg/s with
+// it, 360 without (send p99 57 vs 85 ms); PostgreSQL 31 msg/s with it, 50
+// without, because PostgreSQL commits in parallel on its many connections
+// and one committer serialises them.
 
 // maxGroup bounds how many writes share one transaction.
 const maxGroup = 64
