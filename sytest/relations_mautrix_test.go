@@ -24,14 +24,7 @@ func TestMautrixEditsThreadsAndRelations(t *testing.T) {
 		s := accountServer(t, backend)
 		ctx := t.Context()
 		alice, bob := mautrixUser(t, s, "alice"), mautrixUser(t, s, "bob")
-		created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Name: "Threads", Preset: "public_chat"})
-		if err != nil {
-			t.Fatalf("CreateRoom: %v", err)
-		}
-		room := created.RoomID
-		if _, err := bob.JoinRoomByID(ctx, room); err != nil {
-			t.Fatalf("JoinRoomByID: %v", err)
-		}
+		room := mautrixSharedRoom(t, alice, bob, "Threads")
 		root := sendText(t, alice, room, "hello", nil)
 		edit1 := sendEdit(t, alice, room, root, "hello, world")
 		// Edits are ordered by origin_server_ts: keep the two apart.

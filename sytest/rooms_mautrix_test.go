@@ -30,6 +30,20 @@ func mautrixUser(t *testing.T, s *harness.Server, localpart string) *mautrix.Cli
 	return cli
 }
 
+// mautrixSharedRoom has creator make a public room named name and joiner
+// join it, and returns its ID.
+func mautrixSharedRoom(t *testing.T, creator, joiner *mautrix.Client, name string) id.RoomID {
+	t.Helper()
+	created, err := creator.CreateRoom(t.Context(), &mautrix.ReqCreateRoom{Name: name, Preset: "public_chat"})
+	if err != nil {
+		t.Fatalf("CreateRoom: %v", err)
+	}
+	if _, err := joiner.JoinRoomByID(t.Context(), created.RoomID); err != nil {
+		t.Fatalf("JoinRoomByID: %v", err)
+	}
+	return created.RoomID
+}
+
 // TestMautrixRoomBasics drives the room endpoints with a real client
 // library: its request and response shapes must match ours.
 func TestMautrixRoomBasics(t *testing.T) {
@@ -37,14 +51,7 @@ func TestMautrixRoomBasics(t *testing.T) {
 		s := accountServer(t, backend)
 		ctx := t.Context()
 		alice, bob := mautrixUser(t, s, "alice"), mautrixUser(t, s, "bob")
-		created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Name: "Lounge", Preset: "public_chat"})
-		if err != nil {
-			t.Fatalf("CreateRoom: %v", err)
-		}
-		room := created.RoomID
-		if _, err := bob.JoinRoomByID(ctx, room); err != nil {
-			t.Fatalf("JoinRoomByID: %v", err)
-		}
+		room := mautrixSharedRoom(t, alice, bob, "Lounge")
 		sent, err := bob.SendMessageEvent(ctx, room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: "hi"})
 		if err != nil {
 			t.Fatalf("SendMessageEvent: %v", err)

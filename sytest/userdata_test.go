@@ -25,14 +25,7 @@ func TestEphemeralAndUserDataWithMautrix(t *testing.T) {
 		s := accountServer(t, backend)
 		ctx := t.Context()
 		alice, bob := mautrixUser(t, s, "alice"), mautrixUser(t, s, "bob")
-		created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Name: "Ephemeral", Preset: "public_chat"})
-		if err != nil {
-			t.Fatalf("CreateRoom: %v", err)
-		}
-		room := created.RoomID
-		if _, err := bob.JoinRoomByID(ctx, room); err != nil {
-			t.Fatalf("JoinRoomByID: %v", err)
-		}
+		room := mautrixSharedRoom(t, alice, bob, "Ephemeral")
 		// Alice comes online first, so bob's polls below wake only for
 		// what each step does.
 		if _, err := alice.FullSyncRequest(ctx, mautrix.ReqSync{}); err != nil {

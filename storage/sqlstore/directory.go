@@ -44,20 +44,7 @@ func (db *DB) RoomPublished(ctx context.Context, roomID string) (bool, error) {
 
 // PublishedRooms implements storage.DirectoryStore.
 func (db *DB) PublishedRooms(ctx context.Context, limit int) ([]string, error) {
-	rows, err := db.reader.QueryContext(ctx, db.q(qPublishedRooms), max(limit, 0))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	rooms := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		rooms = append(rooms, id)
-	}
-	return rooms, rows.Err()
+	return db.queryColumn(ctx, qPublishedRooms, max(limit, 0))
 }
 
 // ForgetRoom implements storage.DirectoryStore.

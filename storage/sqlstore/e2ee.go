@@ -215,20 +215,7 @@ func (db *DB) SetFallbackKeys(ctx context.Context, userID, deviceID string, keys
 
 // UnusedFallbackKeyTypes implements storage.E2EEStore.
 func (db *DB) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID string) ([]string, error) {
-	rows, err := db.reader.QueryContext(ctx, db.q(qUnusedFBKs), userID, deviceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var alg string
-		if err := rows.Scan(&alg); err != nil {
-			return nil, err
-		}
-		out = append(out, alg)
-	}
-	return out, rows.Err()
+	return db.queryColumn(ctx, qUnusedFBKs, userID, deviceID)
 }
 
 // ClaimKeys implements storage.E2EEStore. A claim picks the first key and

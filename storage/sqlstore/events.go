@@ -149,6 +149,14 @@ func (db *DB) MarkRedacted(ctx context.Context, eventID, redactionID string) err
 // both engines in the same order: PostgreSQL's ORDER BY follows the
 // database's collation, which may ignore punctuation.
 func (db *DB) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	out, err := db.queryColumn(ctx, query, args...)
+	slices.Sort(out)
+	return out, err
+}
+
+// queryColumn runs a query on the reader that returns one string column,
+// in the query's order ([] when there are no rows).
+func (db *DB) queryColumn(ctx context.Context, query string, args ...any) ([]string, error) {
 	rows, err := db.reader.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, err
@@ -162,7 +170,6 @@ func (db *DB) queryStrings(ctx context.Context, query string, args ...any) ([]st
 		}
 		out = append(out, s)
 	}
-	slices.Sort(out)
 	return out, rows.Err()
 }
 
