@@ -244,6 +244,11 @@ func (c *Client) send(ctx context.Context, rt route, hostHeader, method string, 
 	if int64(len(raw)) > c.maxResponse {
 		return nil, ErrResponseTooLarge
 	}
+	if err := ctx.Err(); err != nil {
+		// The deadline passed while the answer was in flight; net/http can
+		// hand back a response that raced the cancellation.
+		return nil, err
+	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
 }
 
