@@ -134,6 +134,7 @@ func (a *API) Mount(r chi.Router) {
 	r.Route("/_matrix/client/{apiVersion:v3|r0}", a.mountV3)
 	a.mountRelations(r) // /_matrix/client/v1 relations and threads (relations.go)
 	a.mountTimestamp(r)
+	a.mountAppserviceEndpoints(r)
 }
 
 func (a *API) mountV3(r chi.Router) {
