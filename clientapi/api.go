@@ -68,6 +68,9 @@ type API struct {
 	// RemoteRooms reaches rooms through other servers; nil until
 	// federation is wired in, which keeps every room local.
 	RemoteRooms RemoteRooms
+	// RemoteDirectory reaches other servers' spaces, room summaries and
+	// public room directories (hierarchy.go); nil keeps discovery local.
+	RemoteDirectory RemoteDirectory
 	// OnEphemeral receives the typing, receipt and presence EDUs of local
 	// users for federation to send; nil sends none (userdata.go).
 	OnEphemeral func(ctx context.Context, edu EphemeralEDU)
@@ -134,6 +137,7 @@ func (a *API) Mount(r chi.Router) {
 	r.Route("/_matrix/client/{apiVersion:v3|r0}", a.mountV3)
 	a.mountRelations(r) // /_matrix/client/v1 relations and threads (relations.go)
 	a.mountTimestamp(r)
+	a.mountDiscovery(r) // /_matrix/client/v1 hierarchy and room_summary (hierarchy.go)
 }
 
 func (a *API) mountV3(r chi.Router) {
