@@ -83,4 +83,3 @@ func (a *API) summaryOf(ctx context.Context, roomID string, via []string) (space
 	}
 	return h.Room.Summary, true, nil
 }
-
