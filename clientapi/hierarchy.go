@@ -169,14 +169,15 @@ func (s *hierarchySource) remote(ctx context.Context, roomID string, via []strin
 		return spaces.Node{}, false, nil
 	}
 	known, isKnown := s.known[roomID]
-	if isKnown && known.RoomType != spaces.RoomTypeSpace || s.a.RemoteDirectory == nil || s.fetches >= maxRemoteHierarchyFetches {
+	servers := s.a.remoteServers(roomID, via)
+	if isKnown && known.RoomType != spaces.RoomTypeSpace || s.a.RemoteDirectory == nil || len(servers) == 0 || s.fetches >= maxRemoteHierarchyFetches {
 		if !isKnown {
 			return spaces.Node{}, false, nil
 		}
 		return s.visibleNode(ctx, spaces.Room{Summary: known, ChildrenState: []spaces.StrippedChild{}}, nil)
 	}
 	s.fetches++
-	h, err := s.a.RemoteDirectory.Hierarchy(ctx, roomID, s.a.remoteServers(roomID, via), suggestedOnly)
+	h, err := s.a.RemoteDirectory.Hierarchy(ctx, roomID, servers, suggestedOnly)
 	if err != nil {
 		slog.DebugContext(ctx, "hierarchy: no server described a room", "room_id", roomID, "err", err)
 		if isKnown {
