@@ -97,6 +97,9 @@ type API struct {
 
 	profileRuns profilePropagator // member events for profile changes (profile_propagate.go)
 	misc        miscState         // rate limit of reports and OpenID tokens (misc.go)
+	// anonymousLookups limits the remote room summaries asked for
+	// without an access token (room_summary.go).
+	anonymousLookups *ratelimit.Limiter
 }
 
 // RegistrationOptions says who may create accounts.
@@ -204,6 +207,7 @@ func (a *API) init() {
 	a.seen = newSeenThrottle()
 	a.confirmed = newHashSet(maxConfirmedTokens)
 	a.txnMemory = newTxnStore()
+	a.anonymousLookups = a.newAnonymousLookups()
 }
 
 func versions(*http.Request) (any, error) {

@@ -59,7 +59,15 @@ func (a *API) getPublicRooms(r *http.Request) (any, error) {
 	req.Since = q.Get("since")
 	req.IncludeAllNetworks = q.Get("include_all_networks") == "true"
 	req.ThirdPartyInstanceID = q.Get("third_party_instance_id")
-	return a.publicRooms(r.Context(), q.Get("server"), req)
+	server := q.Get("server")
+	if server != "" && server != a.ServerName {
+		// GET takes no access token: asking another server costs
+		// federation requests anyone could trigger.
+		if err := limited(a.anonymousLookups, addressKey(r)); err != nil {
+			return nil, err
+		}
+	}
+	return a.publicRooms(r.Context(), server, req)
 }
 
 // queryPublicRooms implements POST /publicRooms.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/spaces"
@@ -58,6 +59,9 @@ type fakeRemoteDirectory struct {
 	answers map[string]spaces.Hierarchy
 	asked   []string
 	servers [][]string
+	// directory answers PublicRooms; bodies records what was asked.
+	directory func(server string) (json.RawMessage, error)
+	bodies    []string
 }
 
 func (f *fakeRemoteDirectory) Hierarchy(_ context.Context, roomID string, servers []string, _ bool) (spaces.Hierarchy, error) {
@@ -72,8 +76,14 @@ func (f *fakeRemoteDirectory) Hierarchy(_ context.Context, roomID string, server
 	return h, nil
 }
 
-func (f *fakeRemoteDirectory) PublicRooms(context.Context, string, json.RawMessage) (json.RawMessage, error) {
-	return nil, errors.New("not used")
+func (f *fakeRemoteDirectory) PublicRooms(_ context.Context, server string, body json.RawMessage) (json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bodies = append(f.bodies, string(body))
+	if f.directory == nil {
+		return nil, errors.New("no directory")
+	}
+	return f.directory(server)
 }
 
 func remoteSummary(roomID, joinRule, roomType string, allowed ...string) spaces.Summary {
@@ -165,6 +175,22 @@ func TestHierarchyThroughOtherServers(t *testing.T) {
 		e.do("GET", "/_matrix/client/v1/room_summary/"+url.PathEscape(public), nil, "").want(t, http.StatusOK, "")
 		e.do("GET", "/_matrix/client/v1/room_summary/"+url.PathEscape("#nope:"+testServer), nil, "").want(t, http.StatusNotFound, "M_NOT_FOUND")
 		e.do("GET", "/_matrix/client/v1/room_summary/nonsense", nil, "").want(t, http.StatusBadRequest, "M_INVALID_PARAM")
+	})
+	t.Run("anonymous remote summaries are limited per address", func(t *testing.T) {
+		path := "/_matrix/client/v1/room_summary/" + url.PathEscape(remoteSpace) + "?via=remote.example"
+		limited := 0
+		for i := 0; i < anonymousLookupsBurst+1; i++ {
+			if r := e.do("GET", path, nil, ""); r.status == http.StatusTooManyRequests && r.errcode() == "M_LIMIT_EXCEEDED" {
+				limited++
+			}
+		}
+		if limited == 0 {
+			t.Error("no anonymous lookup was limited")
+		}
+		e.do("GET", path, nil, e.bobToken).want(t, http.StatusOK, "")
+		e.do("GET", "/_matrix/client/v1/room_summary/"+url.PathEscape(public), nil, "").want(t, http.StatusOK, "")
+		e.clock.advance(time.Minute)
+		e.do("GET", path, nil, "").want(t, http.StatusOK, "")
 	})
 	t.Run("a private root", func(t *testing.T) {
 		e.do("GET", "/_matrix/client/v1/rooms/"+url.PathEscape(private)+"/hierarchy", nil, e.bobToken).want(t, http.StatusForbidden, "M_FORBIDDEN")

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/warbler-im/warbler/internal/ratelimit"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/spaces"
 )
@@ -32,7 +33,12 @@ func (a *API) getRoomSummary(r *http.Request) (any, error) {
 		return nil, mxcore.InvalidParam("Invalid room ID or alias: " + roomID)
 	}
 	ctx := r.Context()
-	summary, found, err := a.summaryOf(ctx, roomID, via)
+	sess, signedIn := SessionFrom(ctx)
+	limitKey := ""
+	if !signedIn {
+		limitKey = addressKey(r)
+	}
+	summary, found, err := a.summaryOf(ctx, roomID, via, limitKey)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +46,6 @@ func (a *API) getRoomSummary(r *http.Request) (any, error) {
 	if !found {
 		return nil, notFound
 	}
-	sess, signedIn := SessionFrom(ctx)
 	if !signedIn {
 		if !spaces.OpenToAll(summary) {
 			return nil, notFound
@@ -65,9 +70,22 @@ func (a *API) getRoomSummary(r *http.Request) (any, error) {
 	return roomSummary{Summary: summary, Membership: membership}, nil
 }
 
+// newAnonymousLookups throttles, per client address, the requests of
+// callers without an access token that make this server ask others, as
+// the spec advises: each costs federation requests anyone could trigger.
+func (a *API) newAnonymousLookups() *ratelimit.Limiter {
+	return ratelimit.NewWithClock(anonymousLookupsPerSecond, anonymousLookupsBurst, ratelimit.DefaultMaxKeys, a.now)
+}
+
+const (
+	anonymousLookupsPerSecond = 0.5
+	anonymousLookupsBurst     = 10
+)
+
 // summaryOf summarises a room this server is in, or asks servers that may
-// be in it.
-func (a *API) summaryOf(ctx context.Context, roomID string, via []string) (spaces.Summary, bool, error) {
+// be in it. limitKey, for a caller without an access token, is whose
+// budget of remote lookups a request to other servers spends.
+func (a *API) summaryOf(ctx context.Context, roomID string, via []string, limitKey string) (spaces.Summary, bool, error) {
 	if a.participates(ctx, roomID) {
 		s, err := spaces.LocalSummary(ctx, a.Rooms, roomID)
 		return s, err == nil, err
@@ -75,6 +93,11 @@ func (a *API) summaryOf(ctx context.Context, roomID string, via []string) (space
 	servers := a.remoteServers(roomID, via)
 	if a.RemoteDirectory == nil || len(servers) == 0 {
 		return spaces.Summary{}, false, nil
+	}
+	if limitKey != "" {
+		if err := limited(a.anonymousLookups, limitKey); err != nil {
+			return spaces.Summary{}, false, err
+		}
 	}
 	h, err := a.RemoteDirectory.Hierarchy(ctx, roomID, servers, false)
 	if err != nil {
