@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/warbler-im/warbler/mxcore"
@@ -32,9 +33,13 @@ type RemoteDirectory interface {
 	PublicRooms(ctx context.Context, server string, body json.RawMessage) (json.RawMessage, error)
 }
 
-// maxRemoteHierarchyFetches bounds the other servers' answers one
-// /hierarchy request waits for; rooms past it are skipped.
-const maxRemoteHierarchyFetches = 20
+const (
+	// maxRemoteHierarchyFetches bounds the other servers' answers one
+	// /hierarchy request waits for, and remoteHierarchyBudget how long it
+	// waits for them in all; rooms past either are skipped.
+	maxRemoteHierarchyFetches = 20
+	remoteHierarchyBudget     = 30 * time.Second
+)
 
 // mountDiscovery registers /hierarchy and /room_summary under
 // /_matrix/client/v1.
@@ -126,10 +131,15 @@ type hierarchySource struct {
 	known        map[string]spaces.Summary
 	inaccessible map[string]bool
 	fetches      int
+	// remoteDeadline ends the time this walk waits for other servers.
+	remoteDeadline time.Time
 }
 
 func (a *API) newHierarchySource(userID string) *hierarchySource {
-	return &hierarchySource{a: a, userID: userID, known: map[string]spaces.Summary{}, inaccessible: map[string]bool{}}
+	return &hierarchySource{
+		a: a, userID: userID, known: map[string]spaces.Summary{}, inaccessible: map[string]bool{},
+		remoteDeadline: time.Now().Add(remoteHierarchyBudget),
+	}
 }
 
 // Node implements spaces.Source.
@@ -177,7 +187,7 @@ func (s *hierarchySource) remote(ctx context.Context, roomID string, via []strin
 		return s.visibleNode(ctx, spaces.Room{Summary: known, ChildrenState: []spaces.StrippedChild{}}, nil)
 	}
 	s.fetches++
-	h, err := s.a.RemoteDirectory.Hierarchy(ctx, roomID, servers, suggestedOnly)
+	h, err := s.fetch(ctx, roomID, servers, suggestedOnly)
 	if err != nil {
 		slog.DebugContext(ctx, "hierarchy: no server described a room", "room_id", roomID, "err", err)
 		if isKnown {
@@ -196,6 +206,13 @@ func (s *hierarchySource) remote(ctx context.Context, roomID string, via []strin
 		children = spaces.SelectChildren(h.Room.ChildrenState, suggestedOnly)
 	}
 	return s.visibleNode(ctx, spaces.Room{Summary: h.Room.Summary, ChildrenState: spaces.ChildrenState(children)}, children)
+}
+
+// fetch asks other servers within what is left of the walk's budget.
+func (s *hierarchySource) fetch(ctx context.Context, roomID string, servers []string, suggestedOnly bool) (spaces.Hierarchy, error) {
+	ctx, cancel := context.WithDeadline(ctx, s.remoteDeadline)
+	defer cancel()
+	return s.a.RemoteDirectory.Hierarchy(ctx, roomID, servers, suggestedOnly)
 }
 
 // visibleNode applies the user's view to a room another server described.

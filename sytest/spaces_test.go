@@ -65,16 +65,31 @@ func TestSpacesAcrossServers(t *testing.T) {
 			if str(second, "next_batch") != "" {
 				t.Errorf("last page has a next_batch: %v", second)
 			}
-			bad := bob.s.Do("GET", "/_matrix/client/v1/rooms/"+url.PathEscape(space)+"/hierarchy?suggested_only=true&from="+url.QueryEscape(next), nil, bob.token)
+			bad := bob.s.Do("GET", clientV1+"/rooms/"+url.PathEscape(space)+"/hierarchy?suggested_only=true&from="+url.QueryEscape(next), nil, bob.token)
 			want(t, bad, http.StatusBadRequest, "M_INVALID_PARAM")
 		})
 		t.Run("errors", func(t *testing.T) {
-			base := "/_matrix/client/v1/rooms/"
+			base := clientV1 + "/rooms/"
 			for _, q := range []string{"limit=0", "limit=x", "max_depth=-1", "suggested_only=maybe", "from=garbage"} {
 				want(t, bob.s.Do("GET", base+url.PathEscape(space)+"/hierarchy?"+q, nil, bob.token), http.StatusBadRequest, "M_INVALID_PARAM")
 			}
 			want(t, bob.s.Do("GET", base+url.PathEscape(secret)+"/hierarchy", nil, bob.token), http.StatusForbidden, "M_FORBIDDEN")
 			want(t, bob.s.Do("GET", base+url.PathEscape(space)+"/hierarchy", nil, ""), http.StatusUnauthorized, "M_MISSING_TOKEN")
+		})
+		t.Run("federation hierarchy as B asks it", func(t *testing.T) {
+			fed := harness.FederationHTTPClient(t)
+			keyID, priv := readSigningKey(t, b)
+			path := "/_matrix/federation/v1/hierarchy/" + url.PathEscape(space)
+			got := want(t, sendFed(t, fed, a, "GET", path, nil, xMatrix(t, "GET", path, b.Name, a.Name, nil, keyID, priv)), http.StatusOK, "")
+			room, _ := got["room"].(map[string]any)
+			children, _ := got["inaccessible_children"].([]any)
+			// A is not in the child on B: it describes only its own rooms.
+			if str(room, "room_id") != space || !slices.Equal(roomIDs(listOf(got, "children")), []string{onA}) || !slices.Equal(children, []any{secret}) {
+				t.Errorf("A's answer to B: %v", got)
+			}
+			secretPath := "/_matrix/federation/v1/hierarchy/" + url.PathEscape(secret)
+			want(t, sendFed(t, fed, a, "GET", secretPath, nil, xMatrix(t, "GET", secretPath, b.Name, a.Name, nil, keyID, priv)), http.StatusNotFound, "M_NOT_FOUND")
+			want(t, sendFed(t, fed, a, "GET", path, nil, ""), http.StatusUnauthorized, "M_UNAUTHORIZED")
 		})
 		t.Run("room summary", func(t *testing.T) {
 			path := "/room_summary/" + url.PathEscape(onA) + "?via=" + url.QueryEscape(a.Name)
@@ -82,14 +97,14 @@ func TestSpacesAcrossServers(t *testing.T) {
 			if str(got, "name") != "child on A" || str(got, "membership") != "leave" || str(got, "join_rule") != "public" || got["num_joined_members"] != float64(1) {
 				t.Errorf("summary of A's room from B: %v", got)
 			}
-			anon := want(t, b.Do("GET", "/_matrix/client/v1"+path, nil, ""), http.StatusOK, "")
+			anon := want(t, b.Do("GET", clientV1+path, nil, ""), http.StatusOK, "")
 			if str(anon, "name") != "child on A" || anon["membership"] != nil {
 				t.Errorf("summary without a token: %v", anon)
 			}
 			if got := bob.v1(http.MethodGet, "/room_summary/"+url.PathEscape(space)); str(got, "membership") != "join" || str(got, "room_type") != "m.space" {
 				t.Errorf("summary of the joined space: %v", got)
 			}
-			secretPath := "/_matrix/client/v1/room_summary/" + url.PathEscape(secret) + "?via=" + url.QueryEscape(a.Name)
+			secretPath := clientV1 + "/room_summary/" + url.PathEscape(secret) + "?via=" + url.QueryEscape(a.Name)
 			want(t, b.Do("GET", secretPath, nil, bob.token), http.StatusNotFound, "M_NOT_FOUND")
 			want(t, a.Do("GET", secretPath, nil, ""), http.StatusNotFound, "M_NOT_FOUND")
 			if got := want(t, a.Do("GET", secretPath, nil, alice.token), http.StatusOK, ""); str(got, "membership") != "join" {
@@ -123,7 +138,7 @@ func addChild(u roomUser, space, child, via, order string, suggested bool) {
 // v1 sends an authenticated /_matrix/client/v1 request that must succeed.
 func (u roomUser) v1(method, path string) map[string]any {
 	u.t.Helper()
-	return want(u.t, u.s.Do(method, "/_matrix/client/v1"+path, nil, u.token), http.StatusOK, "")
+	return want(u.t, u.s.Do(method, clientV1+path, nil, u.token), http.StatusOK, "")
 }
 
 // hierarchy is the first page of a space's hierarchy.
