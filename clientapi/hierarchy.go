@@ -179,18 +179,13 @@ func (s *hierarchySource) remote(ctx context.Context, roomID string, via []strin
 		return spaces.Node{}, false, nil
 	}
 	known, isKnown := s.known[roomID]
-	servers := s.a.remoteServers(roomID, via)
-	if isKnown && known.RoomType != spaces.RoomTypeSpace || s.a.RemoteDirectory == nil || len(servers) == 0 || s.fetches >= maxRemoteHierarchyFetches {
-		if !isKnown {
-			return spaces.Node{}, false, nil
-		}
+	if isKnown && known.RoomType != spaces.RoomTypeSpace {
 		return s.visibleNode(ctx, spaces.Room{Summary: known, ChildrenState: []spaces.StrippedChild{}}, nil)
 	}
-	s.fetches++
-	h, err := s.fetch(ctx, roomID, servers, suggestedOnly)
+	h, err := s.ask(ctx, roomID, via, suggestedOnly)
 	if err != nil {
 		slog.DebugContext(ctx, "hierarchy: no server described a room", "room_id", roomID, "err", err)
-		if isKnown {
+		if isKnown { // a space known only from its parent's answer: no children
 			return s.visibleNode(ctx, spaces.Room{Summary: known, ChildrenState: []spaces.StrippedChild{}}, nil)
 		}
 		return spaces.Node{}, false, nil
@@ -208,8 +203,17 @@ func (s *hierarchySource) remote(ctx context.Context, roomID string, via []strin
 	return s.visibleNode(ctx, spaces.Room{Summary: h.Room.Summary, ChildrenState: spaces.ChildrenState(children)}, children)
 }
 
-// fetch asks other servers within what is left of the walk's budget.
-func (s *hierarchySource) fetch(ctx context.Context, roomID string, servers []string, suggestedOnly bool) (spaces.Hierarchy, error) {
+// errNotAsked: the walk has no way, or no budget left, to ask.
+var errNotAsked = errors.New("no other server asked")
+
+// ask asks the servers that may know a room, within the walk's bounds:
+// at most maxRemoteHierarchyFetches rooms, and only until remoteDeadline.
+func (s *hierarchySource) ask(ctx context.Context, roomID string, via []string, suggestedOnly bool) (spaces.Hierarchy, error) {
+	servers := s.a.remoteServers(roomID, via)
+	if s.a.RemoteDirectory == nil || len(servers) == 0 || s.fetches >= maxRemoteHierarchyFetches {
+		return spaces.Hierarchy{}, errNotAsked
+	}
+	s.fetches++
 	ctx, cancel := context.WithDeadline(ctx, s.remoteDeadline)
 	defer cancel()
 	return s.a.RemoteDirectory.Hierarchy(ctx, roomID, servers, suggestedOnly)
