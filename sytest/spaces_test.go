@@ -6,6 +6,10 @@ import (
 	"slices"
 	"testing"
 
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
 	"github.com/warbler-im/warbler/sytest/harness"
 )
 
@@ -13,10 +17,12 @@ import (
 // room on B and an invite-only child on A. Walked from A, the child on B
 // is described by B over federation; walked from B (whose user joined the
 // space), the child on A is described by A, and the invite-only child,
-// which B may not see, is left out. Pages, suggested rooms, depth and bad
-// parameters; /room_summary of rooms on the other server, with and
+// which B may not see, is left out; A's federation /hierarchy, asked
+// directly as B, lists that child as inaccessible. Pages, suggested
+// rooms, depth and bad parameters; /room_summary of rooms on the other server, with and
 // without an access token; and A's public room directory listed through
-// B's /publicRooms?server=.
+// B's /publicRooms?server=; and the same walk and listing through
+// mautrix-go, a real client library.
 func TestSpacesAcrossServers(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend harness.Backend) {
 		a, b := startFederating(t, backend), startFederating(t, backend)
@@ -90,6 +96,25 @@ func TestSpacesAcrossServers(t *testing.T) {
 			secretPath := "/_matrix/federation/v1/hierarchy/" + url.PathEscape(secret)
 			want(t, sendFed(t, fed, a, "GET", secretPath, nil, xMatrix(t, "GET", secretPath, b.Name, a.Name, nil, keyID, priv)), http.StatusNotFound, "M_NOT_FOUND")
 			want(t, sendFed(t, fed, a, "GET", path, nil, ""), http.StatusUnauthorized, "M_UNAUTHORIZED")
+		})
+		t.Run("a real client", func(t *testing.T) {
+			carol := mautrixUser(t, b, "carol")
+			one := 1
+			page, err := carol.Hierarchy(t.Context(), id.RoomID(space), &mautrix.ReqHierarchy{Limit: 2, MaxDepth: &one})
+			if err != nil || len(page.Rooms) != 2 || page.Rooms[0].RoomID != id.RoomID(space) || page.Rooms[1].Name != "child on A" || page.NextBatch == "" {
+				t.Fatalf("Hierarchy: %+v %v", page, err)
+			}
+			if len(page.Rooms[0].ChildrenState) != 3 || page.Rooms[0].ChildrenState[0].Type != event.StateSpaceChild {
+				t.Errorf("children_state as a client reads it: %+v", page.Rooms[0].ChildrenState)
+			}
+			rest, err := carol.Hierarchy(t.Context(), id.RoomID(space), &mautrix.ReqHierarchy{From: page.NextBatch, Limit: 2, MaxDepth: &one})
+			if err != nil || len(rest.Rooms) != 1 || rest.Rooms[0].RoomID != id.RoomID(onB) {
+				t.Errorf("second page: %+v %v", rest, err)
+			}
+			dir, err := carol.PublicRooms(t.Context(), &mautrix.ReqPublicRooms{Server: a.Name, Limit: 10})
+			if err != nil || len(dir.Chunk) != 2 {
+				t.Errorf("PublicRooms of A: %+v %v", dir, err)
+			}
 		})
 		t.Run("room summary", func(t *testing.T) {
 			path := "/room_summary/" + url.PathEscape(onA) + "?via=" + url.QueryEscape(a.Name)
