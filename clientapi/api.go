@@ -68,6 +68,9 @@ type API struct {
 	// RemoteRooms reaches rooms through other servers; nil until
 	// federation is wired in, which keeps every room local.
 	RemoteRooms RemoteRooms
+	// RemoteDirectory reaches other servers' spaces, room summaries and
+	// public room directories (hierarchy.go); nil keeps discovery local.
+	RemoteDirectory RemoteDirectory
 	// OnEphemeral receives the typing, receipt and presence EDUs of local
 	// users for federation to send; nil sends none (userdata.go).
 	OnEphemeral func(ctx context.Context, edu EphemeralEDU)
@@ -94,6 +97,9 @@ type API struct {
 
 	profileRuns profilePropagator // member events for profile changes (profile_propagate.go)
 	misc        miscState         // rate limit of reports and OpenID tokens (misc.go)
+	// anonymousLookups limits the remote room summaries asked for
+	// without an access token (room_summary.go).
+	anonymousLookups *ratelimit.Limiter
 }
 
 // RegistrationOptions says who may create accounts.
@@ -135,6 +141,7 @@ func (a *API) Mount(r chi.Router) {
 	a.mountRelations(r) // /_matrix/client/v1 relations and threads (relations.go)
 	a.mountTimestamp(r)
 	a.mountAppserviceEndpoints(r)
+	a.mountDiscovery(r) // /_matrix/client/v1 hierarchy and room_summary (hierarchy.go)
 }
 
 func (a *API) mountV3(r chi.Router) {
@@ -201,6 +208,7 @@ func (a *API) init() {
 	a.seen = newSeenThrottle()
 	a.confirmed = newHashSet(maxConfirmedTokens)
 	a.txnMemory = newTxnStore()
+	a.anonymousLookups = a.newAnonymousLookups()
 }
 
 func versions(*http.Request) (any, error) {

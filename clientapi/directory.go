@@ -2,7 +2,6 @@ package clientapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -11,13 +10,14 @@ import (
 	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/roomserver"
+	"github.com/warbler-im/warbler/spaces"
 	"github.com/warbler-im/warbler/storage"
 )
 
 // The published room directory (client-server API, "Room discovery"):
-// /publicRooms and /directory/list/room/{roomId}. Only this server's
-// directory is served; another server's would take a federation
-// /publicRooms query, which does not exist yet.
+// /publicRooms and /directory/list/room/{roomId}. Another server's
+// directory (the server parameter) is asked of that server over
+// federation.
 
 // mountPublicDirectory registers the directory reads the spec serves
 // without an access token.
@@ -57,7 +57,17 @@ func (a *API) getPublicRooms(r *http.Request) (any, error) {
 		req.Limit = n
 	}
 	req.Since = q.Get("since")
-	return a.publicRooms(r.Context(), q.Get("server"), req)
+	req.IncludeAllNetworks = q.Get("include_all_networks") == "true"
+	req.ThirdPartyInstanceID = q.Get("third_party_instance_id")
+	server := q.Get("server")
+	if server != "" && server != a.ServerName {
+		// GET takes no access token: asking another server costs
+		// federation requests anyone could trigger.
+		if err := limited(a.anonymousLookups, addressKey(r)); err != nil {
+			return nil, err
+		}
+	}
+	return a.publicRooms(r.Context(), server, req)
 }
 
 // queryPublicRooms implements POST /publicRooms.
@@ -66,24 +76,38 @@ func (a *API) queryPublicRooms(r *http.Request) (any, error) {
 	if err := mxhttp.DecodeJSON(r, &req); err != nil {
 		return nil, err
 	}
-	if len(req.Filter.GenericSearchTerm) > maxSearchTermLength {
-		return nil, mxcore.InvalidParam("generic_search_term is too long")
-	}
-	if len(req.Filter.RoomTypes) > 100 {
-		return nil, mxcore.InvalidParam("room_types lists too many types")
+	if err := req.check(); err != nil {
+		return nil, err
 	}
 	return a.publicRooms(r.Context(), r.URL.Query().Get("server"), req)
+}
+
+// check bounds what a filter may ask for.
+func (req publicRoomsRequest) check() error {
+	if len(req.Filter.GenericSearchTerm) > maxSearchTermLength {
+		return mxcore.InvalidParam("generic_search_term is too long")
+	}
+	if len(req.Filter.RoomTypes) > 100 {
+		return mxcore.InvalidParam("room_types lists too many types")
+	}
+	return nil
 }
 
 // publicRooms answers one page of the directory of server ("" is this
 // server).
 func (a *API) publicRooms(ctx context.Context, server string, req publicRoomsRequest) (any, error) {
 	if server != "" && server != a.ServerName {
-		return nil, mxcore.InvalidParam("Listing the room directory of another server (" + server + ") needs federation, which is not available yet")
+		return a.remotePublicRooms(ctx, server, req)
 	}
+	return a.localPublicRooms(ctx, req)
+}
+
+// localPublicRooms answers one page of this server's directory; the
+// federation /publicRooms serves it to other servers.
+func (a *API) localPublicRooms(ctx context.Context, req publicRoomsRequest) (publicRoomsPage, error) {
 	offset, err := parseDirectoryToken(req.Since)
 	if err != nil {
-		return nil, err
+		return publicRoomsPage{}, err
 	}
 	if req.ThirdPartyInstanceID != "" {
 		// No application service has registered a third-party network,
@@ -92,7 +116,7 @@ func (a *API) publicRooms(ctx context.Context, server string, req publicRoomsReq
 	}
 	rooms, err := a.publishedRoomSummaries(ctx, req.Filter)
 	if err != nil {
-		return nil, err
+		return publicRoomsPage{}, err
 	}
 	sortPublicRooms(rooms)
 	return pagePublicRooms(rooms, offset, publicRoomsLimit(req.Limit)), nil
@@ -121,57 +145,10 @@ func (a *API) publishedRoomSummaries(ctx context.Context, filter publicRoomsFilt
 	return rooms, nil
 }
 
-// summaryFields are the content fields the directory entry shows, each
-// read from the state event of its own type only.
-type summaryFields struct {
-	Name              string `json:"name"`
-	Topic             string `json:"topic"`
-	Alias             string `json:"alias"`
-	URL               string `json:"url"`
-	JoinRule          string `json:"join_rule"`
-	HistoryVisibility string `json:"history_visibility"`
-	GuestAccess       string `json:"guest_access"`
-	Type              string `json:"type"`
-}
-
-// summaryTypes maps each state type the entry reads to what it takes.
-var summaryTypes = map[string]func(room *publicRoom, c summaryFields){
-	"m.room.create":          func(room *publicRoom, c summaryFields) { room.RoomType = c.Type },
-	"m.room.name":            func(room *publicRoom, c summaryFields) { room.Name = c.Name },
-	"m.room.topic":           func(room *publicRoom, c summaryFields) { room.Topic = c.Topic },
-	"m.room.canonical_alias": func(room *publicRoom, c summaryFields) { room.CanonicalAlias = c.Alias },
-	"m.room.avatar":          func(room *publicRoom, c summaryFields) { room.AvatarURL = c.URL },
-	"m.room.join_rules":      func(room *publicRoom, c summaryFields) { room.JoinRule = c.JoinRule },
-	"m.room.guest_access":    func(room *publicRoom, c summaryFields) { room.GuestCanJoin = c.GuestAccess == "can_join" },
-	"m.room.history_visibility": func(room *publicRoom, c summaryFields) {
-		room.WorldReadable = c.HistoryVisibility == roomserver.VisibilityWorldReadable
-	},
-}
-
-// publicRoomSummary reads a room's directory entry from its current
-// state: only the few state slots the entry shows, each from the
-// roomserver's in-memory state and event cache.
+// publicRoomSummary is a room's directory entry.
 func (a *API) publicRoomSummary(ctx context.Context, roomID string) (publicRoom, error) {
-	room := publicRoom{RoomID: roomID}
-	for typ, take := range summaryTypes {
-		ev, err := a.Rooms.CurrentStateEvent(ctx, roomID, typ, "")
-		if errors.Is(err, roomserver.ErrNoStateEvent) {
-			continue
-		}
-		if err != nil {
-			return room, err
-		}
-		var c summaryFields
-		// A malformed field is left out of the entry, not an error.
-		_ = json.Unmarshal(ev.Content(), &c)
-		take(&room, c)
-	}
-	members, err := a.Rooms.JoinedUsers(ctx, roomID)
-	if err != nil {
-		return room, err
-	}
-	room.NumJoinedMembers = len(members)
-	return room, nil
+	s, err := spaces.LocalSummary(ctx, a.Rooms, roomID)
+	return s.PublicRoom, err
 }
 
 // getRoomVisibility implements GET /directory/list/room/{roomId}.

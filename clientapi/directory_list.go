@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/warbler-im/warbler/mxcore"
+	"github.com/warbler-im/warbler/spaces"
 )
 
 // The pure half of /publicRooms: matching a room against the request's
@@ -25,18 +26,7 @@ const (
 )
 
 // publicRoom is one chunk entry of /publicRooms.
-type publicRoom struct {
-	RoomID           string `json:"room_id"`
-	Name             string `json:"name,omitempty"`
-	Topic            string `json:"topic,omitempty"`
-	CanonicalAlias   string `json:"canonical_alias,omitempty"`
-	NumJoinedMembers int    `json:"num_joined_members"`
-	WorldReadable    bool   `json:"world_readable"`
-	GuestCanJoin     bool   `json:"guest_can_join"`
-	AvatarURL        string `json:"avatar_url,omitempty"`
-	JoinRule         string `json:"join_rule,omitempty"`
-	RoomType         string `json:"room_type,omitempty"`
-}
+type publicRoom = spaces.PublicRoom
 
 // publicRoomsFilter is the POST body's filter.
 type publicRoomsFilter struct {

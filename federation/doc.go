@@ -28,6 +28,13 @@
 //     the media download and thumbnail, each checking the room's server
 //     ACL, the requesting server's membership and history visibility.
 //
+//   - Room discovery (hierarchy*.go, public_rooms.go): /hierarchy and
+//     /publicRooms for other servers, through the egress wrapper and with
+//     a policy decision for each further room they describe; and the
+//     DiscoveryFetcher, which asks other servers for spaces and
+//     directories on behalf of the client API, caching space answers
+//     briefly.
+//
 //   - Fetching from other servers: remote media (media_fetch.go) and
 //     history for /messages (backfill_fetch.go), verified and persisted
 //     through the roomserver pipeline.

@@ -27,6 +27,8 @@ type Routes struct {
 	Policy policy.Decider
 	// Reads is what the reading endpoints serve from; nil leaves them out.
 	Reads *ReadSources
+	// Directory serves /publicRooms (hierarchy.go); nil leaves it out.
+	Directory PublicDirectory
 	// OpenID serves /openid/userinfo (openid.go); nil leaves it out.
 	OpenID OpenIDUserInfo
 
@@ -68,6 +70,7 @@ func (rt *Routes) authenticatedRouter() chi.Router {
 	r.NotFound(mxhttp.NotFound)
 	r.MethodNotAllowed(mxhttp.MethodNotAllowed)
 	rt.mountReads(r)
+	rt.mountDiscovery(r) // hierarchy.go
 	rt.Membership.mount(r)
 	return r
 }

@@ -142,8 +142,12 @@ func TestPublicRoomDirectoryErrors(t *testing.T) {
 		if v := str(alice.ok("GET", visibilityPath(roomID), nil), "visibility"); v != "private" {
 			t.Errorf("refused changes published the room: %q", v)
 		}
-		alice.wantErr(alice.do("GET", "/publicRooms?server=elsewhere.example", nil), http.StatusBadRequest, "M_INVALID_PARAM")
-		alice.wantErr(alice.do("POST", "/publicRooms?server=elsewhere.example", map[string]any{}), http.StatusBadRequest, "M_INVALID_PARAM")
+		// Another server's directory is asked of it: a name that is no
+		// server name is refused, one that cannot be reached (a closed
+		// loopback port; no lookup leaves the machine) fails as a gateway.
+		alice.wantErr(alice.do("GET", "/publicRooms?server="+url.QueryEscape("not a server"), nil), http.StatusBadRequest, "M_INVALID_PARAM")
+		alice.wantErr(alice.do("POST", "/publicRooms?server="+url.QueryEscape("not a server"), map[string]any{}), http.StatusBadRequest, "M_INVALID_PARAM")
+		alice.wantErr(alice.do("GET", "/publicRooms?server=127.0.0.1:1", nil), http.StatusBadGateway, "M_UNKNOWN")
 		alice.wantErr(alice.do("GET", "/publicRooms?since=bogus", nil), http.StatusBadRequest, "M_INVALID_PARAM")
 		alice.wantErr(alice.do("GET", "/publicRooms?limit=many", nil), http.StatusBadRequest, "M_INVALID_PARAM")
 		alice.wantErr(alice.do("POST", "/publicRooms", map[string]any{"limit": "ten"}), http.StatusBadRequest, "M_BAD_JSON")

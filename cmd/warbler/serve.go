@@ -112,6 +112,9 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	wireMembership(cfg, db, key, rooms, api, fed, decider, sender)
 	wireEphemeralEDUs(db, rooms, api, sender, inbound)
 	fed.Routes.OpenID = api.OpenIDUserInfo // federation /openid/userinfo (clientapi/openid.go)
+	// Room discovery across servers: spaces, room summaries, directories.
+	fed.Routes.Directory = api
+	api.RemoteDirectory = &federation.DiscoveryFetcher{ServerName: cfg.ServerName, Client: fed.Client}
 	handler := newRouter(cfg, db, api, mediaAPI, fed.Routes, reg)
 	servers, err := startListeners(cfg, handler, reg)
 	if err != nil {
