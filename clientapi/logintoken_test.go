@@ -60,8 +60,14 @@ func TestGetLoginToken(t *testing.T) {
 	}
 	e.do("POST", v1+"/login/get_token", map[string]any{}, "").want(t, 401, "M_MISSING_TOKEN")
 
-	resp := getLoginToken(t, e, token).want(t, 200, "")
+	challenge := e.do("POST", v1+"/login/get_token", map[string]any{}, token).want(t, http.StatusUnauthorized, "")
+	auth := map[string]any{"auth": passwordAuth(challenge.str("session"), "alice", "pw-alice-1")}
+	resp := e.do("POST", v1+"/login/get_token", auth, token).want(t, 200, "")
 	loginToken := resp.str("login_token")
+	// The password proves consent to one token: its session is spent.
+	if again := e.do("POST", v1+"/login/get_token", auth, token); again.status == 200 {
+		t.Fatalf("a spent UIA session made another token: %v", again.body)
+	}
 	if loginToken == "" || resp.body["expires_in_ms"] != float64(120000) {
 		t.Fatalf("response %v", resp.body)
 	}
@@ -82,7 +88,7 @@ func TestGetLoginToken(t *testing.T) {
 	// Bad requests.
 	e.do("POST", v3+"/login", map[string]any{"type": "m.login.token"}, "").want(t, 400, "M_MISSING_PARAM")
 	e.do("POST", v3+"/login", map[string]any{"type": "m.login.token", "token": "wlt_unknown"}, "").want(t, 403, "M_FORBIDDEN")
-	challenge := e.do("POST", v1+"/login/get_token", map[string]any{}, token).want(t, 401, "")
+	challenge = e.do("POST", v1+"/login/get_token", map[string]any{}, token).want(t, 401, "")
 	e.do("POST", v1+"/login/get_token", map[string]any{"auth": passwordAuth(challenge.str("session"), "alice", "wrong")}, token).
 		want(t, 401, "M_FORBIDDEN")
 }
