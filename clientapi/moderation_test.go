@@ -117,6 +117,10 @@ func TestSuspendedAccount(t *testing.T) {
 		e.doRaw(c.method, c.path, `{"msgtype":"m.text","body":"x","user_id":"@alice:example.org","displayname":"B"}`, e.bobToken).
 			want(t, http.StatusForbidden, "M_USER_SUSPENDED")
 	}
+	caps, _ := e.do("GET", v3+"/capabilities", nil, e.bobToken).want(t, 200, "").body["capabilities"].(map[string]any)
+	if c, _ := caps["m.set_displayname"].(map[string]any); c["enabled"] != false {
+		t.Errorf("suspended m.set_displayname %v", caps["m.set_displayname"])
+	}
 	// Reading, redacting their own event and leaving still work.
 	e.do("GET", v3+"/sync", nil, e.bobToken).want(t, 200, "")
 	e.do("GET", rooms+"/messages?dir=b", nil, e.bobToken).want(t, 200, "")
