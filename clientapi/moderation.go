@@ -58,48 +58,45 @@ func (a *API) notSuspended(next http.Handler) http.Handler {
 // before any lookup of the target, against user enumeration), that the
 // caller is a server admin, the target a local user who is not another
 // admin (nor the caller, when changing), and that the target exists and
-// is not deactivated.
-func (a *API) moderationTarget(r *http.Request, changing bool) (string, error) {
+// is not deactivated. It returns the target's account.
+func (a *API) moderationTarget(r *http.Request, changing bool) (storage.User, error) {
 	ctx := r.Context()
 	caller := roomCaller(r).UserID
+	none := storage.User{}
 	admin, err := a.Store.GetUser(ctx, caller)
 	if err != nil {
-		return "", err
+		return none, err
 	}
 	if !admin.IsAdmin {
-		return "", mxcore.Forbidden("Requesting user is not a server administrator")
+		return none, mxcore.Forbidden("Requesting user is not a server administrator")
 	}
 	target := roomPathParam(r, "userId")
 	id, err := mxcore.ParseUserID(target)
 	if err != nil {
-		return "", mxcore.InvalidParam("Invalid user ID")
+		return none, mxcore.InvalidParam("Invalid user ID")
 	}
 	if id.Server != a.ServerName {
-		return "", mxcore.InvalidParam("User does not belong to the local server")
+		return none, mxcore.InvalidParam("User does not belong to the local server")
 	}
 	if changing && target == caller {
-		return "", mxcore.Forbidden("You cannot lock or suspend your own account")
+		return none, mxcore.Forbidden("You cannot lock or suspend your own account")
 	}
 	user, err := a.Store.GetUser(ctx, target)
 	if errors.Is(err, storage.ErrNotFound) || err == nil && user.Deactivated {
-		return "", mxcore.NotFound("User not found")
+		return none, mxcore.NotFound("User not found")
 	}
 	if err != nil {
-		return "", err
+		return none, err
 	}
 	if user.IsAdmin && target != caller {
-		return "", mxcore.Forbidden("The target user is a server administrator")
+		return none, mxcore.Forbidden("The target user is a server administrator")
 	}
-	return target, nil
+	return user, nil
 }
 
 // moderationFlag reads one flag of the target for the GET endpoints.
 func (a *API) moderationFlag(r *http.Request, name string, flag func(storage.User) bool) (any, error) {
-	target, err := a.moderationTarget(r, false)
-	if err != nil {
-		return nil, err
-	}
-	user, err := a.Store.GetUser(r.Context(), target)
+	user, err := a.moderationTarget(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +121,7 @@ func (a *API) setModerationFlag(r *http.Request, name string, set func(r *http.R
 	if !ok {
 		return nil, mxcore.BadJSON(name + " must be a boolean")
 	}
-	if err := set(r, target, on); err != nil {
+	if err := set(r, target.UserID, on); err != nil {
 		return nil, err
 	}
 	return map[string]bool{name: on}, nil
