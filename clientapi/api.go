@@ -32,6 +32,8 @@ type Store interface {
 	storage.RoomSummaryStore
 	storage.ReportStore
 	storage.OpenIDStore
+	storage.ModerationStore
+	storage.LoginTokenStore
 }
 
 // API holds the client-server endpoints' dependencies. Set the exported
@@ -79,6 +81,11 @@ type API struct {
 	PresenceDisabled bool
 	// TURN configures /voip/turnServer (misc.go).
 	TURN TURNOptions
+	// LoginTokens configures /login/get_token (logintoken.go).
+	LoginTokens LoginTokenOptions
+	// Support is served at /.well-known/matrix/support (support.go); empty
+	// answers 404.
+	Support SupportInfo
 
 	initOnce  sync.Once
 	uia       *uiaStore
@@ -100,6 +107,7 @@ type API struct {
 	// anonymousLookups limits the remote room summaries asked for
 	// without an access token (room_summary.go).
 	anonymousLookups *ratelimit.Limiter
+	loginTokens      loginTokenState // rate limit of login tokens (logintoken.go)
 }
 
 // RegistrationOptions says who may create accounts.
@@ -137,7 +145,14 @@ func (a *API) Mount(r chi.Router) {
 	r.Post("/_synapse/admin/v1/register", a.handle(a.adminRegister))
 	r.With(a.limitByAddress(a.Limits.Register)).
 		Get("/_matrix/client/v1/register/m.login.registration_token/validity", a.handle(a.registrationTokenValidity))
+	r.Get("/.well-known/matrix/support", mxhttp.JSON(a.wellKnownSupport))
 	r.Route("/_matrix/client/{apiVersion:v3|r0}", a.mountV3)
+	r.Group(func(r chi.Router) {
+		r.Use(a.RequireAuth, a.noGuests)
+		a.mountModeration(r) // /_matrix/client/v1/admin (moderation.go)
+		r.Post("/_matrix/client/v1/login/get_token", a.handle(a.getLoginToken))
+		r.Get("/_matrix/client/v1/mutual_rooms", a.handle(a.mutualRooms))
+	})
 	a.mountRelations(r) // /_matrix/client/v1 relations and threads (relations.go)
 	a.mountTimestamp(r)
 	a.mountAppserviceEndpoints(r)
@@ -152,6 +167,7 @@ func (a *API) mountV3(r chi.Router) {
 		r.Post("/register", a.handle(a.register))
 		r.Get("/register/available", a.handle(a.registerAvailable))
 	})
+	a.mountThreePIDRequestTokens(r) // threepid.go
 	r.Post("/refresh", a.handle(a.refresh))
 	r.Get("/profile/{userId}", a.handle(a.getProfile))
 	// Resolving an alias needs no access token (spec: "directory" module).
@@ -166,6 +182,11 @@ func (a *API) mountV3(r chi.Router) {
 		r.Post("/account/deactivate", a.handle(a.deactivate))
 	})
 	r.Group(func(r chi.Router) {
+		r.Use(a.requireAuthLocked)
+		r.Post("/logout", a.handle(a.logout))
+		r.Post("/logout/all", a.handle(a.logoutAll))
+	})
+	r.Group(func(r chi.Router) {
 		r.Use(a.RequireAuth)
 		a.mountAuthenticated(r)
 	})
@@ -175,13 +196,11 @@ func (a *API) mountV3(r chi.Router) {
 // Guests reach only those the guest access module allows them.
 func (a *API) mountAuthenticated(r chi.Router) {
 	r.Get("/account/whoami", a.handle(a.whoami))
-	r.Post("/logout", a.handle(a.logout))
-	r.Post("/logout/all", a.handle(a.logoutAll))
 	r.Get("/devices", a.handle(a.listDevices))
 	r.Get("/devices/{deviceId}", a.handle(a.getDevice))
 	r.Put("/devices/{deviceId}", a.handle(a.updateDevice))
-	r.Put("/profile/{userId}/{keyName}", a.handle(a.setProfileField))
-	r.Delete("/profile/{userId}/{keyName}", a.handle(a.deleteProfileField))
+	r.With(a.notSuspended).Put("/profile/{userId}/{keyName}", a.handle(a.setProfileField))
+	r.With(a.notSuspended).Delete("/profile/{userId}/{keyName}", a.handle(a.deleteProfileField))
 	a.mountSync(r)
 	a.mountKeys(r)
 	a.mountUserData(r)

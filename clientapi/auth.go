@@ -19,6 +19,10 @@ type Session struct {
 	UserID    string
 	DeviceID  string
 	TokenHash []byte
+	// Suspended: the account may only read and tidy up (moderation.go).
+	Suspended bool
+	// locked: only the routes that allow it (logout) serve the session.
+	locked bool
 }
 
 type sessionKey struct{}
@@ -72,15 +76,28 @@ func (a *API) authenticate(r *http.Request) (Session, error) {
 		return Session{}, err
 	}
 	a.touchDevice(r, rec)
-	return Session{UserID: rec.UserID, DeviceID: rec.DeviceID, TokenHash: hash}, nil
+	return Session{UserID: rec.UserID, DeviceID: rec.DeviceID, TokenHash: hash, Suspended: rec.UserSuspended, locked: rec.UserLocked}, nil
 }
 
-// RequireAuth rejects requests without a valid access token and puts the
-// caller's session in the request context.
+// RequireAuth rejects requests without a valid access token, and those of
+// locked accounts, and puts the caller's session in the request context.
 func (a *API) RequireAuth(next http.Handler) http.Handler {
+	return a.requireAuth(next, false)
+}
+
+// requireAuthLocked is RequireAuth that also serves locked accounts: the
+// spec leaves them /logout and /logout/all.
+func (a *API) requireAuthLocked(next http.Handler) http.Handler {
+	return a.requireAuth(next, true)
+}
+
+func (a *API) requireAuth(next http.Handler, allowLocked bool) http.Handler {
 	a.initOnce.Do(a.init)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, err := a.authenticate(r)
+		if err == nil && sess.locked && !allowLocked {
+			err = userLocked()
+		}
 		if err != nil {
 			mxhttp.WriteError(w, r, err)
 			return

@@ -26,9 +26,14 @@ const (
 )
 
 func (a *API) loginFlows(*http.Request) (any, error) {
-	flows := []map[string]string{{"type": loginTypePassword}}
+	flows := []map[string]any{{"type": loginTypePassword}}
 	if a.JWT != nil {
-		flows = append(flows, map[string]string{"type": loginTypeJWT})
+		flows = append(flows, map[string]any{"type": loginTypeJWT})
+	}
+	if a.LoginTokens.Enabled {
+		// get_login_token tells clients that are not logged in yet that a
+		// logged-in one can make them a token (login_token.go).
+		flows = append(flows, map[string]any{"type": loginTypeToken, "get_login_token": true})
 	}
 	return map[string]any{"flows": flows}, nil
 }
@@ -80,8 +85,13 @@ func (a *API) login(r *http.Request) (any, error) {
 		userID, err = a.passwordLogin(r, req)
 	case req.Type == loginTypeJWT && a.JWT != nil:
 		userID, err = a.jwtLogin(r, req.Token)
+	case req.Type == loginTypeToken && a.LoginTokens.Enabled:
+		userID, err = a.tokenLogin(r, req.Token)
 	default:
 		return nil, mxcore.Unknown("Unknown login type")
+	}
+	if err == nil {
+		err = a.refuseLocked(r, userID)
 	}
 	if err != nil {
 		return nil, err
@@ -160,6 +170,19 @@ func (a *API) checkPassword(r *http.Request, userID, password string) (storage.U
 		return storage.User{}, userDeactivated()
 	}
 	return user, nil
+}
+
+// refuseLocked keeps a locked account from getting new sessions: the spec
+// has it wait for the unlock (moderation.go).
+func (a *API) refuseLocked(r *http.Request, userID string) error {
+	user, err := a.Store.GetUser(r.Context(), userID)
+	if err == nil && user.Locked {
+		return userLocked()
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // a JWT login creating the account
+	}
+	return err
 }
 
 func userDeactivated() error {

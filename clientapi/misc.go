@@ -49,20 +49,13 @@ func (a *API) limitStoredWrite(userID string) error {
 // mountMisc registers this file's endpoints (and openid.go's and
 // report.go's) on the authenticated router.
 func (a *API) mountMisc(r chi.Router) {
-	r.Get("/account/3pid", a.handle(a.listThreePIDs))
+	a.mountThreePID(r) // threepid.go
 	r.Get("/voip/turnServer", a.handle(a.turnServer))
 	r.Group(func(r chi.Router) {
 		r.Use(a.noGuests)
 		a.mountOpenID(r)
 		a.mountReports(r)
 	})
-}
-
-// listThreePIDs implements GET /account/3pid. This server binds no
-// third-party identifiers (no email or phone verification), so the list
-// is always empty.
-func (a *API) listThreePIDs(*http.Request) (any, error) {
-	return map[string]any{"threepids": []any{}}, nil
 }
 
 // turnServer implements GET /voip/turnServer with TURN REST API

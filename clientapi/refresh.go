@@ -40,6 +40,9 @@ func (a *API) refresh(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.refuseLocked(r, old.UserID); err != nil {
+		return nil, err
+	}
 	issued, err := a.newTokens(true)
 	if err != nil {
 		return nil, err

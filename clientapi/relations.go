@@ -302,3 +302,21 @@ func (a *API) checkThreadRoot(ctx context.Context, req roomserver.EventRequest) 
 	}
 	return nil
 }
+
+// checkDuplicateAnnotation refuses a second annotation of an event by the
+// same sender with the same event type and key, unless the first was
+// redacted (spec: "Avoiding duplicate annotations"). Two identical
+// reactions sent at the same instant can both pass; the spec leaves
+// deduplication of what arrives to clients anyway.
+func (a *API) checkDuplicateAnnotation(ctx context.Context, req roomserver.EventRequest) error {
+	rel := gjson.GetBytes(req.Content, `m\.relates_to`)
+	parent, key := rel.Get("event_id"), rel.Get("key")
+	if rel.Get("rel_type").String() != storage.RelAnnotate || parent.Type != gjson.String || key.Type != gjson.String {
+		return nil
+	}
+	dup, err := a.Store.HasAnnotation(ctx, req.RoomID, parent.String(), req.Sender, req.Type, key.String())
+	if err != nil || !dup {
+		return err
+	}
+	return mxcore.NewError(http.StatusBadRequest, mxcore.ErrDuplicateAnnotation, "You already sent this annotation of that event")
+}

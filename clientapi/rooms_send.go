@@ -58,15 +58,27 @@ func (a *API) sendMessage(r *http.Request) (any, error) {
 	if err := a.checkThreadRoot(r.Context(), req); err != nil { // relations.go
 		return nil, err
 	}
-	return a.sendOnce(r, txnSend, req)
+	// Inside the transaction, so that a retry of a sent reaction gets its
+	// event ID back rather than M_DUPLICATE_ANNOTATION.
+	return a.sendOnceChecked(r, txnSend, req, func() error { return a.checkDuplicateAnnotation(r.Context(), req) })
 }
 
 // sendOnce sends req unless this device already sent the request's txnId
 // to the endpoint, in which case it answers the first event ID.
 func (a *API) sendOnce(r *http.Request, endpoint string, req roomserver.EventRequest) (eventIDResponse, error) {
+	return a.sendOnceChecked(r, endpoint, req, nil)
+}
+
+// sendOnceChecked is sendOnce that runs check, if any, before a first send.
+func (a *API) sendOnceChecked(r *http.Request, endpoint string, req roomserver.EventRequest, check func() error) (eventIDResponse, error) {
 	s := roomCaller(r)
 	key := txnKey{user: s.UserID, device: s.DeviceID, endpoint: endpoint, txnID: roomPathParam(r, "txnId")}
 	id, err := a.txns().do(r.Context(), key, func() (string, error) {
+		if check != nil {
+			if err := check(); err != nil {
+				return "", err
+			}
+		}
 		id, err := a.Rooms.SendEvent(r.Context(), req)
 		return id, roomError(err)
 	})
@@ -136,7 +148,7 @@ func (a *API) redact(r *http.Request) (any, error) {
 	if _, err := mxcore.ParseEventID(eventID); err != nil {
 		return nil, mxcore.InvalidParam("Invalid event ID: " + eventID)
 	}
-	if _, err := a.checkRedactPower(r.Context(), roomID, roomCaller(r).UserID, eventID); err != nil {
+	if _, err := a.checkRedactPower(r.Context(), roomID, roomCaller(r), eventID); err != nil {
 		return nil, err
 	}
 	content, _ := json.Marshal(body)
@@ -161,7 +173,9 @@ func decodeRoomBody(r *http.Request, dst any) error {
 // it (event IDs carry no server name), leaving it to the server that
 // accepts the redaction from its user: this one. known reports whether
 // the target is an event of this room, i.e. one the redaction applies to.
-func (a *API) checkRedactPower(ctx context.Context, roomID, userID, eventID string) (known bool, err error) {
+// A suspended account may redact only its own events.
+func (a *API) checkRedactPower(ctx context.Context, roomID string, caller Session, eventID string) (known bool, err error) {
+	userID := caller.UserID
 	infos, err := a.Rooms.Events(ctx, []string{eventID})
 	if err != nil {
 		return false, err
@@ -171,6 +185,9 @@ func (a *API) checkRedactPower(ctx context.Context, roomID, userID, eventID stri
 	}
 	if infos[0].Event.Sender() == userID {
 		return true, nil
+	}
+	if caller.Suspended {
+		return true, userSuspended()
 	}
 	return true, a.requireRedactLevel(ctx, roomID, userID)
 }

@@ -77,6 +77,14 @@ type Login struct {
 	// token; other clients get tokens that do not expire.
 	AccessTokenLifetime Duration `yaml:"access_token_lifetime"`
 	JWT                 JWT      `yaml:"jwt"`
+	GetToken            GetToken `yaml:"get_token"`
+}
+
+// GetToken configures POST /login/get_token: a logged-in user makes a
+// single-use token that logs another client in (login type m.login.token).
+type GetToken struct {
+	Enabled  bool     `yaml:"enabled"`
+	Lifetime Duration `yaml:"lifetime"`
 }
 
 // JWT configures org.matrix.login.jwt: a client presents a JSON Web Token
@@ -164,10 +172,26 @@ type Policy struct {
 	Dir string `yaml:"dir"`
 }
 
-// WellKnown holds what /.well-known/matrix/{client,server} answer.
+// WellKnown holds what /.well-known/matrix/{client,server,support} answer.
 type WellKnown struct {
-	ClientBaseURL string `yaml:"client_base_url"`
-	Server        string `yaml:"server"`
+	ClientBaseURL string  `yaml:"client_base_url"`
+	Server        string  `yaml:"server"`
+	Support       Support `yaml:"support"`
+}
+
+// Support is served at /.well-known/matrix/support: who runs the server
+// (the m.role.admin and m.role.security contacts) and a help page.
+type Support struct {
+	Admin    SupportContact `yaml:"admin"`
+	Security SupportContact `yaml:"security"`
+	Page     string         `yaml:"page"`
+}
+
+// SupportContact is one way to reach the operators; either field may be
+// empty, and a contact with neither is left out.
+type SupportContact struct {
+	MatrixID     string `yaml:"matrix_id"`
+	EmailAddress string `yaml:"email_address"`
 }
 
 // HTTP bounds requests.
@@ -205,6 +229,7 @@ func Default() Config {
 		Login: Login{
 			AccessTokenLifetime: Duration(5 * time.Minute),
 			JWT:                 JWT{Algorithm: "HS256"},
+			GetToken:            GetToken{Lifetime: Duration(2 * time.Minute)},
 		},
 		RateLimits: RateLimits{
 			Enabled:      true,

@@ -53,6 +53,7 @@ func (c *Config) Validate() error {
 	c.validateLogin(bad)
 	c.validateRateLimits(bad)
 	c.validateMedia(bad)
+	c.validateSupport(bad)
 	return errors.Join(errs...)
 }
 
@@ -103,6 +104,11 @@ func (j JWT) UsesSecret() bool { return jwtAlgorithms[j.Algorithm] }
 func (c *Config) validateLogin(bad reporter) {
 	if c.Login.AccessTokenLifetime.Std() < time.Second {
 		bad("login.access_token_lifetime", "must be at least 1s")
+	}
+	// A login token is meant to be carried to another device by hand or QR
+	// code, not kept: the spec recommends 2 minutes.
+	if lt := c.Login.GetToken.Lifetime.Std(); lt < time.Second || lt > time.Hour {
+		bad("login.get_token.lifetime", "must be between 1s and 1h")
 	}
 	j := c.Login.JWT
 	if !j.Enabled {
@@ -199,4 +205,22 @@ func validHostPort(s string) bool {
 	}
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 0 && n <= 65535
+}
+
+func (c *Config) validateSupport(bad reporter) {
+	s := c.WellKnown.Support
+	for _, contact := range []struct {
+		path string
+		c    SupportContact
+	}{{"well_known.support.admin", s.Admin}, {"well_known.support.security", s.Security}} {
+		if id := contact.c.MatrixID; id != "" && (!strings.HasPrefix(id, "@") || !strings.Contains(id, ":")) {
+			bad(contact.path+".matrix_id", "must be a Matrix user ID such as @admin:example.org, got %q", id)
+		}
+		if e := contact.c.EmailAddress; e != "" && !strings.Contains(e, "@") {
+			bad(contact.path+".email_address", "must be an email address, got %q", e)
+		}
+	}
+	if p := s.Page; p != "" && !strings.HasPrefix(p, "https://") && !strings.HasPrefix(p, "http://") {
+		bad("well_known.support.page", "must be an http(s) URL, got %q", p)
+	}
 }

@@ -15,7 +15,12 @@ const (
 	RelReplace   = "m.replace"
 	RelThread    = "m.thread"
 	RelReference = "m.reference"
+	RelAnnotate  = "m.annotation"
 )
+
+// MaxAnnotationScan bounds the annotations of one sender on one parent
+// that HasAnnotation reads.
+const MaxAnnotationScan = 1000
 
 // MaxRelationDepth is how far RelationsQuery.Recurse follows relations of
 // relations (the spec asks for at least 3 levels).
@@ -86,4 +91,9 @@ type RelationStore interface {
 	// roots themselves need not be stored. ErrNotFound if the room is
 	// unknown.
 	ThreadRoots(ctx context.Context, roomID, userID string, participated bool, before TopoPos, limit int) ([]ThreadRoot, error)
+	// HasAnnotation reports whether sender already has an m.annotation of
+	// the parent, in its room, with this event type and key that is not
+	// redacted (M_DUPLICATE_ANNOTATION). It reads at most
+	// MaxAnnotationScan of the sender's annotations of the parent.
+	HasAnnotation(ctx context.Context, roomID, parentID, sender, eventType, key string) (bool, error)
 }

@@ -19,6 +19,10 @@ type ReportStore interface {
 	AddContentReport(ctx context.Context, r ContentReport) error
 	// ContentReports returns the newest limit reports, newest first.
 	ContentReports(ctx context.Context, limit int) ([]ContentReport, error)
+	// AddUserReport stores a report about a user.
+	AddUserReport(ctx context.Context, r UserReport) error
+	// UserReports returns the newest limit user reports, newest first.
+	UserReports(ctx context.Context, limit int) ([]UserReport, error)
 }
 
 // OpenIDStore keeps the OpenID tokens that let other servers confirm a

@@ -32,7 +32,11 @@ type User struct {
 	IsAdmin      bool
 	IsGuest      bool
 	Deactivated  bool
-	CreatedTS    int64 // Unix milliseconds
+	// Locked and Suspended are set by server admins (PUT /admin/lock and
+	// /admin/suspend); both are reversible and keep the account's sessions.
+	Locked    bool
+	Suspended bool
+	CreatedTS int64 // Unix milliseconds
 }
 
 // Device is a login session of a local user; access tokens belong to it.
@@ -55,6 +59,11 @@ type AccessToken struct {
 	CreatedTS        int64  // Unix milliseconds
 	ExpiresTS        int64  // Unix milliseconds; 0 means it never expires
 	RefreshTokenHash []byte // SHA-256 of the paired refresh token; nil if none
+	// UserLocked and UserSuspended are the account's flags at lookup time,
+	// filled by LookupAccessToken only, so that authenticating a request
+	// costs no second read.
+	UserLocked    bool
+	UserSuspended bool
 }
 
 // ServerKeyStore keeps the history of this server's own signing keys.
@@ -144,6 +153,8 @@ type Database interface {
 	RoomSummaryStore
 	ReportStore
 	OpenIDStore
+	ModerationStore
+	LoginTokenStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database; later calls fail. Closing twice is harmless.

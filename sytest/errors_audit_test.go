@@ -35,6 +35,12 @@ func TestAuditEndpointsNeedAToken(t *testing.T) {
 			{"GET", clientV3 + room + "/messages?dir=b"}, {"GET", clientV3 + room + "/context/$e"},
 			{"PUT", clientV3 + alias}, {"DELETE", clientV3 + alias}, {"GET", clientV3 + room + "/aliases"},
 			{"GET", clientV1 + room + "/relations/$e"}, {"GET", clientV1 + room + "/threads"},
+			{"GET", clientV1 + "/admin/lock/" + me}, {"PUT", clientV1 + "/admin/lock/" + me},
+			{"GET", clientV1 + "/admin/suspend/" + me}, {"PUT", clientV1 + "/admin/suspend/" + me},
+			{"POST", clientV1 + "/login/get_token"}, {"GET", clientV1 + "/mutual_rooms?user_id=" + me},
+			{"POST", clientV3 + "/users/" + me + "/report"}, {"POST", clientV3 + "/account/3pid"},
+			{"POST", clientV3 + "/account/3pid/add"}, {"POST", clientV3 + "/account/3pid/bind"},
+			{"POST", clientV3 + "/account/3pid/delete"}, {"POST", clientV3 + "/account/3pid/unbind"},
 		}
 		for _, e := range endpoints {
 			what := e.method + " " + e.path

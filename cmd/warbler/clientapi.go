@@ -34,7 +34,20 @@ func newClientAPI(cfg config.Config, db storage.Database, rooms *roomserver.Room
 		PresenceDisabled:    !cfg.Presence.Enabled,
 		SearchAllUsers:      cfg.UserDirectory.SearchAllUsers,
 		TURN:                clientapi.TURNOptions{URIs: cfg.VoIP.TurnURIs, SharedSecret: cfg.VoIP.TurnSharedSecret, UserLifetime: cfg.VoIP.TurnUserLifetime.Std()},
+		LoginTokens:         clientapi.LoginTokenOptions{Enabled: cfg.Login.GetToken.Enabled, Lifetime: cfg.Login.GetToken.Lifetime.Std()},
+		Support:             supportInfo(cfg.WellKnown.Support),
 	}, nil
+}
+
+// supportInfo lists the configured contacts under their spec roles.
+func supportInfo(s config.Support) clientapi.SupportInfo {
+	return clientapi.SupportInfo{
+		Contacts: []clientapi.SupportContact{
+			{Role: "m.role.admin", MatrixID: s.Admin.MatrixID, EmailAddress: s.Admin.EmailAddress},
+			{Role: "m.role.security", MatrixID: s.Security.MatrixID, EmailAddress: s.Security.EmailAddress},
+		},
+		Page: s.Page,
+	}
 }
 
 // newJWTVerifier reads the issuer's key; nil when JWT login is off.

@@ -13,7 +13,8 @@ const (
 	qCreateAccessToken = `INSERT INTO access_tokens (token_hash, device_nid, created_ts, expires_ts, refresh_token_hash)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT DO NOTHING`
-	qLookupAccessToken = `SELECT u.user_id, d.device_id, t.created_ts, t.expires_ts, t.refresh_token_hash
+	qLookupAccessToken = `SELECT u.user_id, d.device_id, t.created_ts, t.expires_ts, t.refresh_token_hash,
+		u.locked, u.suspended
 		FROM access_tokens t
 		JOIN devices d ON d.device_nid = t.device_nid
 		JOIN users u ON u.user_nid = d.user_nid
@@ -51,7 +52,7 @@ func (db *DB) CreateAccessToken(ctx context.Context, t storage.AccessToken) erro
 func (db *DB) LookupAccessToken(ctx context.Context, tokenHash []byte) (storage.AccessToken, error) {
 	t := storage.AccessToken{TokenHash: bytes.Clone(tokenHash)}
 	err := db.hot.lookupAccessToken.QueryRowContext(ctx, tokenHash).
-		Scan(&t.UserID, &t.DeviceID, &t.CreatedTS, &t.ExpiresTS, &t.RefreshTokenHash)
+		Scan(&t.UserID, &t.DeviceID, &t.CreatedTS, &t.ExpiresTS, &t.RefreshTokenHash, &t.UserLocked, &t.UserSuspended)
 	if err != nil {
 		return storage.AccessToken{}, notFound(err)
 	}

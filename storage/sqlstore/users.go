@@ -11,7 +11,7 @@ const (
 	qCreateUser = `INSERT INTO users (user_id, password_hash, is_admin, is_guest, deactivated, created_ts)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT DO NOTHING`
-	qGetUser = `SELECT user_id, password_hash, is_admin, is_guest, deactivated, created_ts
+	qGetUser = `SELECT user_id, password_hash, is_admin, is_guest, deactivated, locked, suspended, created_ts
 		FROM users WHERE user_id = $1`
 	qUserNID         = `SELECT user_nid FROM users WHERE user_id = $1`
 	qSetPasswordHash = `UPDATE users SET password_hash = $2 WHERE user_id = $1`
@@ -38,7 +38,7 @@ func (db *DB) CreateUser(ctx context.Context, u storage.User) error {
 func (db *DB) GetUser(ctx context.Context, userID string) (storage.User, error) {
 	var u storage.User
 	err := db.hot.getUser.QueryRowContext(ctx, userID).
-		Scan(&u.UserID, &u.PasswordHash, &u.IsAdmin, &u.IsGuest, &u.Deactivated, &u.CreatedTS)
+		Scan(&u.UserID, &u.PasswordHash, &u.IsAdmin, &u.IsGuest, &u.Deactivated, &u.Locked, &u.Suspended, &u.CreatedTS)
 	return u, notFound(err)
 }
 

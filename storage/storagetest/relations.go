@@ -20,6 +20,7 @@ var relationTests = []struct {
 	{"RelationSummaries", testRelationSummaries},
 	{"RelationsRedacted", testRelationsRedacted},
 	{"ThreadRoots", testThreadRoots},
+	{"HasAnnotation", testHasAnnotation},
 }
 
 const carol = "@carol:example.org"
