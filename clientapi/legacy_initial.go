@@ -143,7 +143,7 @@ func (s *syncServer) initialStreams(ctx context.Context, sess Session, views []r
 		switch {
 		case view.at != nil:
 			// Account data of left rooms lands in their leave entries.
-			resp.Rooms.Leave[view.roomID] = &leftRoom{AccountData: syncList[any]{Events: []any{}}}
+			resp.Rooms.Leave[view.roomID] = &leftRoom{State: &syncList[ClientEvent]{Events: []ClientEvent{}}, AccountData: syncList[any]{Events: []any{}}}
 		case view.membership != storage.MembershipInvite:
 			current = append(current, view.roomID)
 		}

@@ -227,7 +227,9 @@ func TestRoomInitialSync(t *testing.T) {
 	e.membership(room, e.bob, "join")
 	e.message(room, e.alice, "hi")
 	empty := ""
-	path := func(roomID string) string { return "/_matrix/client/v3/rooms/" + url.PathEscape(roomID) + "/initialSync" }
+	path := func(roomID string) string {
+		return "/_matrix/client/v3/rooms/" + url.PathEscape(roomID) + "/initialSync"
+	}
 
 	res := e.do("GET", path(room), nil, e.bobToken).want(t, http.StatusOK, "")
 	if res.body["membership"] != "join" || res.body["room_id"] != room || !hasEvent(listOf(res.body, "state"), "m.room.name", "") {
