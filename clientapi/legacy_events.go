@@ -265,13 +265,19 @@ func firstInStreamOrder(tls []storage.RoomTimeline, bounds map[string]roomBound,
 }
 
 // visibleEvents keeps the events the user may see: by history
-// visibility, and in rooms they are invited to only their own member
-// events.
+// visibility, in rooms they are invited to only their own member events,
+// and, as /sync does, no timeline events or invites of users they
+// ignore.
 func (s *syncServer) visibleEvents(ctx context.Context, userID string, evs []storage.StoredEvent, bounds map[string]roomBound) ([]storage.StoredEvent, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	ignored := s.api.ignoredUsers(ctx, userID)
 	out := make([]storage.StoredEvent, 0, len(evs))
 	for _, ev := range evs {
 		own := ev.Type == "m.room.member" && ev.StateKey != nil && *ev.StateKey == userID
-		if bounds[ev.RoomID].ownMembership && !own {
+		invitedOnly := bounds[ev.RoomID].ownMembership
+		if invitedOnly && (!own || ignored[ev.Sender]) || ev.StateKey == nil && ignored[ev.Sender] {
 			continue
 		}
 		visible, err := s.rooms.VisibleToUser(ctx, ev.EventID, userID)

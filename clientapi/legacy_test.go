@@ -94,6 +94,34 @@ func TestEventsShowsOnlyTheUsersRooms(t *testing.T) {
 	}
 }
 
+// TestEventsLeavesOutIgnoredUsers: as in /sync, an ignored user's
+// messages and invites do not reach the stream; their state events do.
+func TestEventsLeavesOutIgnoredUsers(t *testing.T) {
+	e := newSyncEnv(t)
+	room := e.createRoom(e.alice, e.bob)
+	e.membership(room, e.bob, "join")
+	e.do("PUT", "/_matrix/client/v3/user/"+e.alice+"/account_data/m.ignored_user_list",
+		map[string]any{"ignored_users": map[string]any{e.bob: map[string]any{}}}, e.aliceToken).want(t, http.StatusOK, "")
+	from := e.eventsNow(e.aliceToken)
+	e.message(room, e.bob, "from bob")
+	e.message(room, e.alice, "from alice")
+	bob := e.bob
+	e.send(room, e.bob, "m.room.member", &bob, map[string]string{"membership": "join", "displayname": "Bobby"})
+	other := e.createRoom(e.bob, e.alice)
+	chunk := chunkOf(e.events(e.aliceToken, url.Values{"from": {from}}).want(t, http.StatusOK, "").body)
+	if got := fmt.Sprint(bodies(chunk)); got != "[from alice]" {
+		t.Errorf("messages %v, want only alice's", got)
+	}
+	if !hasEvent(chunk, "m.room.member", e.bob) {
+		t.Error("bob's state event is left out")
+	}
+	for _, ev := range chunk {
+		if ev["room_id"] == other {
+			t.Errorf("an ignored user's invite reached the stream: %v", ev)
+		}
+	}
+}
+
 // TestEventsPagesWhenMoreThanOneChunk: a room with more new events than
 // one answer holds is served oldest first across answers, none skipped.
 func TestEventsPagesWhenMoreThanOneChunk(t *testing.T) {
