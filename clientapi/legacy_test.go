@@ -79,6 +79,8 @@ func TestEventsShowsOnlyTheUsersRooms(t *testing.T) {
 	e := newSyncEnv(t)
 	shared := e.createRoom(e.alice, e.bob)
 	e.membership(shared, e.bob, "join")
+	// World readable, so only the leave bounds what bob gets of it.
+	e.makeWorldReadable(shared, e.alice)
 	private := e.createRoom(e.alice)
 	from := e.eventsNow(e.bobToken)
 	e.message(private, e.alice, "secret")
