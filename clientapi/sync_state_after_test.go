@@ -106,3 +106,20 @@ func TestSyncStateAfterBadParameter(t *testing.T) {
 	e := newSyncEnv(t)
 	e.do("GET", "/_matrix/client/v3/sync?use_state_after=yes", nil, e.aliceToken).want(t, http.StatusBadRequest, "M_INVALID_PARAM")
 }
+
+// TestSyncStateAfterInLeftRooms: a room left since the token carries
+// state_after up to the leave, the leave included.
+func TestSyncStateAfterInLeftRooms(t *testing.T) {
+	e := newSyncEnv(t)
+	room := e.createRoom(e.alice, e.bob)
+	e.membership(room, e.bob, "join")
+	next := e.sync(e.bobToken, nil).str("next_batch")
+	e.membership(room, e.bob, "leave")
+	left := section(e.sync(e.bobToken, url.Values{"since": {next}, "use_state_after": {"true"}}), "leave", room)
+	if _, ok := left["state"]; ok {
+		t.Errorf("left room carries state: %v", left)
+	}
+	if after := eventsAt(left, "state_after"); !hasEvent(after, "m.room.member", e.bob) || hasEvent(after, "m.room.create", "") {
+		t.Errorf("state_after %v, want bob's leave and nothing older", after)
+	}
+}
