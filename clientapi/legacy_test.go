@@ -217,12 +217,20 @@ func TestInitialSync(t *testing.T) {
 	for i := range 3 {
 		e.message(joined, e.alice, fmt.Sprint("m", i))
 	}
+	e.do("PUT", "/_matrix/client/v3/user/"+e.bob+"/account_data/org.example.global", map[string]any{"x": 1}, e.bobToken).want(t, http.StatusOK, "")
+	e.do("PUT", "/_matrix/client/v3/user/"+e.bob+"/rooms/"+url.PathEscape(joined)+"/account_data/org.example.room", map[string]any{"y": 2}, e.bobToken).want(t, http.StatusOK, "")
 	res := e.do("GET", "/_matrix/client/v3/initialSync?limit=2", nil, e.bobToken).want(t, http.StatusOK, "")
 	if res.str("end") == "" || res.body["presence"] == nil {
 		t.Errorf("end or presence missing: %v", res.body)
 	}
+	if !hasEvent(listOf(res.body, "account_data"), "org.example.global", "") {
+		t.Errorf("global account data missing: %v", res.body["account_data"])
+	}
 	rooms := roomsByID(res.body)
 	j := rooms[joined]
+	if !hasEvent(listOf(j, "account_data"), "org.example.room", "") {
+		t.Errorf("room account data missing: %v", j["account_data"])
+	}
 	if j["membership"] != "join" || j["visibility"] != "private" || !hasEvent(listOf(j, "state"), "m.room.create", "") {
 		t.Errorf("joined room: %v", j)
 	}
@@ -245,6 +253,12 @@ func TestInitialSync(t *testing.T) {
 	l := archived[left]
 	if l["membership"] != "leave" || fmt.Sprint(bodies(chunkOf(l["messages"].(map[string]any)))) != "[seen before leaving]" {
 		t.Errorf("left room: %v", l)
+	}
+	// end continues with /events.
+	e.message(joined, e.alice, "later")
+	next := e.events(e.bobToken, url.Values{"from": {res.str("end")}}).want(t, http.StatusOK, "")
+	if got := fmt.Sprint(bodies(chunkOf(next.body))); got != "[later]" {
+		t.Errorf("/events from initialSync's end: %v", got)
 	}
 	for _, q := range []string{"limit=-1", "limit=x", "archived=maybe"} {
 		e.do("GET", "/_matrix/client/v3/initialSync?"+q, nil, e.bobToken).want(t, http.StatusBadRequest, "M_INVALID_PARAM")
