@@ -316,3 +316,32 @@ func TestGetEventByID(t *testing.T) {
 		e.do("GET", "/_matrix/client/v3/events/"+url.PathEscape(missing), nil, e.bobToken).want(t, http.StatusNotFound, "M_NOT_FOUND")
 	}
 }
+
+// TestLegacyEndpointsAuth: every endpoint needs a valid access token;
+// guests may peek (/events, a room's initialSync) but not take the
+// global snapshot or read events by ID alone.
+func TestLegacyEndpointsAuth(t *testing.T) {
+	e := newSyncEnv(t)
+	room := e.createRoom(e.alice)
+	e.makeWorldReadable(room, e.alice)
+	id := e.message(room, e.alice, "hi")
+	e.createUser("guest1", "pw-guest-1", true)
+	guest := e.login("guest1", "pw-guest-1", nil).str("access_token")
+	paths := map[string]int{ // path: status for a guest
+		"/_matrix/client/v3/events?timeout=0&room_id=" + url.QueryEscape(room): http.StatusOK,
+		"/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/initialSync":    http.StatusOK,
+		"/_matrix/client/v3/initialSync":                                       http.StatusForbidden,
+		"/_matrix/client/v3/events/" + url.PathEscape(id):                      http.StatusForbidden,
+	}
+	for path, guestStatus := range paths {
+		t.Run(path, func(t *testing.T) {
+			e.do("GET", path, nil, "").want(t, http.StatusUnauthorized, "M_MISSING_TOKEN")
+			e.do("GET", path, nil, "not-a-token").want(t, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
+			errcode := ""
+			if guestStatus == http.StatusForbidden {
+				errcode = "M_GUEST_ACCESS_FORBIDDEN"
+			}
+			e.do("GET", path, nil, guest).want(t, guestStatus, errcode)
+		})
+	}
+}
