@@ -280,9 +280,14 @@ func (s *syncServer) visibleEvents(ctx context.Context, userID string, evs []sto
 		if invitedOnly && (!own || ignored[ev.Sender]) || ev.StateKey == nil && ignored[ev.Sender] {
 			continue
 		}
-		visible, err := s.rooms.VisibleToUser(ctx, ev.EventID, userID)
-		if err != nil {
-			return nil, err
+		// A user always sees their own membership changes (an invite
+		// comes before they may see anything else of the room).
+		visible := own
+		if !own {
+			var err error
+			if visible, err = s.rooms.VisibleToUser(ctx, ev.EventID, userID); err != nil {
+				return nil, err
+			}
 		}
 		if visible {
 			out = append(out, ev)

@@ -87,12 +87,20 @@ func TestEventsShowsOnlyTheUsersRooms(t *testing.T) {
 	e.message(shared, e.alice, "before leave")
 	e.membership(shared, e.bob, "leave")
 	e.message(shared, e.alice, "after leave")
+	invited := e.createRoom(e.alice, e.bob)
+	e.message(invited, e.alice, "before bob joins")
 	chunk := chunkOf(e.events(e.bobToken, url.Values{"from": {from}}).want(t, http.StatusOK, "").body)
 	if got := fmt.Sprint(bodies(chunk)); got != "[before leave]" {
 		t.Errorf("bob's stream has messages %v, want [before leave]", got)
 	}
-	if !hasEvent(chunk, "m.room.member", e.bob) {
-		t.Error("bob's stream lacks his own leave")
+	var inRoom []string
+	for _, ev := range chunk {
+		if ev["room_id"] == invited {
+			inRoom = append(inRoom, ev["type"].(string))
+		}
+	}
+	if fmt.Sprint(inRoom) != "[m.room.member]" || !hasEvent(chunk, "m.room.member", e.bob) {
+		t.Errorf("bob's stream has %v of the room he is invited to, want his invite; and his leave", inRoom)
 	}
 }
 
