@@ -150,20 +150,37 @@ func (a *API) getEvent(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	eventID := roomPathParam(r, "eventId")
+	return a.visibleEvent(r.Context(), roomID, roomPathParam(r, "eventId"), roomCaller(r).UserID)
+}
+
+// getEventByID implements the deprecated GET /events/{eventId}: the same
+// as getEvent, in whichever room the event is.
+func (a *API) getEventByID(r *http.Request) (any, error) {
+	return a.visibleEvent(r.Context(), "", roomPathParam(r, "eventId"), roomCaller(r).UserID)
+}
+
+// visibleEvent formats an event of roomID ("" for any room) for a user
+// who may see it, and answers M_NOT_FOUND otherwise.
+func (a *API) visibleEvent(ctx context.Context, roomID, eventID, userID string) (any, error) {
 	notFound := mxcore.NotFound("Event not found")
-	infos, err := a.Rooms.Events(r.Context(), []string{eventID})
+	infos, err := a.Rooms.Events(ctx, []string{eventID})
 	if err != nil {
 		return nil, err
 	}
-	if len(infos) == 0 || infos[0].Event.RoomID() != roomID || infos[0].Rejected != "" || infos[0].SoftFailed {
+	if len(infos) == 0 || infos[0].Rejected != "" || infos[0].SoftFailed {
 		return nil, notFound
 	}
-	visible, err := a.Rooms.VisibleToUser(r.Context(), eventID, roomCaller(r).UserID)
-	if err != nil || !visible || a.forgotNow(r.Context(), roomID, roomCaller(r).UserID) {
+	if roomID == "" {
+		roomID = infos[0].Event.RoomID()
+	}
+	if infos[0].Event.RoomID() != roomID {
 		return nil, notFound
 	}
-	evs, err := a.formatEvents(r.Context(), infos[:1])
+	visible, err := a.Rooms.VisibleToUser(ctx, eventID, userID)
+	if err != nil || !visible || a.forgotNow(ctx, roomID, userID) {
+		return nil, notFound
+	}
+	evs, err := a.formatEvents(ctx, infos[:1])
 	if err != nil {
 		return nil, err
 	}

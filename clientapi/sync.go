@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -62,7 +63,10 @@ type syncRequest struct {
 	hasSince  bool
 	timeout   time.Duration
 	fullState bool
-	filter    syncFilter
+	// useStateAfter: the client asked for state_after (the state at the
+	// end of each timeline) instead of state (MSC4222, spec v1.16).
+	useStateAfter bool
+	filter        syncFilter
 }
 
 func (s *syncServer) parseSyncRequest(r *http.Request) (syncRequest, error) {
@@ -76,19 +80,15 @@ func (s *syncServer) parseSyncRequest(r *http.Request) (syncRequest, error) {
 		}
 		req.since, req.hasSince = tok, true
 	}
-	if t := q.Get("timeout"); t != "" {
-		ms, err := strconv.ParseInt(t, 10, 64)
-		if err != nil || ms < 0 {
-			return req, mxcore.InvalidParam("timeout must be a non-negative number of milliseconds")
-		}
-		req.timeout = min(time.Duration(ms)*time.Millisecond, maxSyncTimeout)
+	var err error
+	if req.timeout, err = timeoutParam(q); err != nil {
+		return req, err
 	}
-	switch q.Get("full_state") {
-	case "", "false":
-	case "true":
-		req.fullState = true
-	default:
-		return req, mxcore.InvalidParam("full_state must be true or false")
+	if req.fullState, err = boolParam(q, "full_state"); err != nil {
+		return req, err
+	}
+	if req.useStateAfter, err = boolParam(q, "use_state_after"); err != nil {
+		return req, err
 	}
 	f, err := s.filters.resolve(r.Context(), req.userID, q.Get("filter"))
 	req.filter = f
@@ -143,4 +143,29 @@ func (s *syncServer) closeOnShutdown(r *http.Request) {
 	if _, seen := s.hooked.LoadOrStore(srv, struct{}{}); !seen {
 		srv.RegisterOnShutdown(s.notifier.Close)
 	}
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(q url.Values, name string) (bool, error) {
+	switch q.Get(name) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, mxcore.InvalidParam(name + " must be true or false")
+}
+
+// timeoutParam reads a long-poll's timeout in milliseconds (0 if absent),
+// capped at maxSyncTimeout.
+func timeoutParam(q url.Values) (time.Duration, error) {
+	t := q.Get("timeout")
+	if t == "" {
+		return 0, nil
+	}
+	ms, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || ms < 0 {
+		return 0, mxcore.InvalidParam("timeout must be a non-negative number of milliseconds")
+	}
+	return min(time.Duration(ms)*time.Millisecond, maxSyncTimeout), nil
 }

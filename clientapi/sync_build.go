@@ -83,6 +83,9 @@ func (s *syncServer) build(ctx context.Context, req syncRequest, upTo syncToken)
 	if err := v.addUnreadCounts(ctx, resp); err != nil {
 		return nil, nil, err
 	}
+	if req.useStateAfter {
+		resp.moveStateAfter()
+	}
 	// A long-poll follows the joined rooms; its user's own member events
 	// (invites, joins, leaves elsewhere) wake it whatever room they are in.
 	return resp, joined, nil
@@ -320,7 +323,7 @@ func (v *syncView) addLeftRoom(ctx context.Context, resp *syncResponse, roomID s
 		return err
 	}
 	resp.Rooms.Leave[roomID] = &leftRoom{
-		State: syncList[ClientEvent]{Events: state}, Timeline: timeline,
+		State: &syncList[ClientEvent]{Events: state}, Timeline: timeline,
 		AccountData: syncList[any]{Events: []any{}},
 	}
 	return nil
@@ -335,6 +338,11 @@ func (v *syncView) roomContents(ctx context.Context, roomID string, tl storage.R
 	timeline, senders, err := v.timeline(ctx, roomID, tl, ver)
 	if err != nil {
 		return nil, syncTimeline{}, err
+	}
+	if mode == stateNone && v.req.useStateAfter && hasStateEvent(tl) {
+		// The client takes no state from the timeline, and a filter may
+		// have hidden some of it: what changed goes into state_after.
+		mode = stateDelta
 	}
 	if mode == stateNone && v.req.filter.state().lazyMembers() && len(tl.Events) > 0 {
 		mode = stateSenders
@@ -378,20 +386,38 @@ func (v *syncView) timeline(ctx context.Context, roomID string, tl storage.RoomT
 	return out, senders, nil
 }
 
-// stateEvents loads the state at the start of the timeline (the current
-// state when there is none), all of it or only what changed after the
-// token.
+// hasStateEvent reports whether the timeline read (before the timeline
+// filter) holds a state event.
+func hasStateEvent(tl storage.RoomTimeline) bool {
+	for _, ev := range tl.Events {
+		if ev.StateKey != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// stateEntries is the room state at the start of the timeline, or with
+// use_state_after at its end: after the last event read, filtered out or
+// not, since the next sync starts there. With no timeline it is the
+// current state.
+func (v *syncView) stateEntries(ctx context.Context, roomID string, tl storage.RoomTimeline) ([]storage.StateEntry, error) {
+	switch {
+	case len(tl.Events) == 0:
+		return v.s.rooms.CurrentState(ctx, roomID)
+	case v.req.useStateAfter:
+		return v.s.rooms.StateAt(ctx, tl.Events[len(tl.Events)-1].EventID, roomserver.StateAfterEvent)
+	}
+	return v.s.rooms.StateAt(ctx, tl.Events[0].EventID, roomserver.StateBeforeEvent)
+}
+
+// stateEvents loads the state at the start (or end, see stateEntries) of
+// the timeline, all of it or only what changed after the token.
 func (v *syncView) stateEvents(ctx context.Context, roomID string, tl storage.RoomTimeline, mode stateMode, senders map[string]bool) ([]storage.StoredEvent, error) {
 	if mode == stateNone {
 		return nil, nil
 	}
-	var entries []storage.StateEntry
-	var err error
-	if len(tl.Events) > 0 {
-		entries, err = v.s.rooms.StateAt(ctx, tl.Events[0].EventID, roomserver.StateBeforeEvent)
-	} else {
-		entries, err = v.s.rooms.CurrentState(ctx, roomID)
-	}
+	entries, err := v.stateEntries(ctx, roomID, tl)
 	if err != nil {
 		return nil, err
 	}

@@ -80,7 +80,7 @@ func (v *syncView) addRejectedInvite(ctx context.Context, resp *syncResponse, in
 		OriginServerTS: pdu.OriginServerTS(), JSON: pdu.JSON(), StreamPos: inv.StreamPos,
 	}
 	resp.Rooms.Leave[inv.RoomID] = &leftRoom{
-		State:       syncList[ClientEvent]{Events: []ClientEvent{}},
+		State:       &syncList[ClientEvent]{Events: []ClientEvent{}},
 		Timeline:    syncTimeline{Events: []ClientEvent{v.format(ctx, ev, ver)}},
 		AccountData: syncList[any]{Events: []any{}},
 	}

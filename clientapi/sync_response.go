@@ -39,11 +39,15 @@ type syncTimeline struct {
 }
 
 type joinedRoom struct {
-	State               syncList[ClientEvent] `json:"state"`
-	Timeline            syncTimeline          `json:"timeline"`
-	Ephemeral           syncList[any]         `json:"ephemeral"`
-	AccountData         syncList[any]         `json:"account_data"`
-	UnreadNotifications map[string]int        `json:"unread_notifications"`
+	// State is the state at the timeline's start; with use_state_after it
+	// is moved to StateAfter (at the timeline's end) and left nil, since
+	// the spec says a response carries one or the other.
+	State               *syncList[ClientEvent] `json:"state,omitempty"`
+	StateAfter          *syncList[ClientEvent] `json:"state_after,omitempty"`
+	Timeline            syncTimeline           `json:"timeline"`
+	Ephemeral           syncList[any]          `json:"ephemeral"`
+	AccountData         syncList[any]          `json:"account_data"`
+	UnreadNotifications map[string]int         `json:"unread_notifications"`
 	// UnreadThreadNotifications: counts by thread root, when the filter
 	// asks for unread_thread_notifications.
 	UnreadThreadNotifications map[string]map[string]int `json:"unread_thread_notifications,omitempty"`
@@ -55,9 +59,10 @@ type invitedRoom struct {
 }
 
 type leftRoom struct {
-	State       syncList[ClientEvent] `json:"state"`
-	Timeline    syncTimeline          `json:"timeline"`
-	AccountData syncList[any]         `json:"account_data"`
+	State       *syncList[ClientEvent] `json:"state,omitempty"` // as joinedRoom's
+	StateAfter  *syncList[ClientEvent] `json:"state_after,omitempty"`
+	Timeline    syncTimeline           `json:"timeline"`
+	AccountData syncList[any]          `json:"account_data"`
 }
 
 func newSyncResponse(next syncToken) *syncResponse {
@@ -84,8 +89,21 @@ func (r *syncResponse) empty() bool {
 
 func newJoinedRoom(state []ClientEvent, tl syncTimeline) *joinedRoom {
 	return &joinedRoom{
-		State: syncList[ClientEvent]{Events: state}, Timeline: tl,
+		State: &syncList[ClientEvent]{Events: state}, Timeline: tl,
 		Ephemeral: syncList[any]{Events: []any{}}, AccountData: syncList[any]{Events: []any{}},
 		UnreadNotifications: map[string]int{}, Summary: map[string]any{},
+	}
+}
+
+// moveStateAfter serves every room's state as state_after (the request
+// set use_state_after): the build put the state at the timeline's end in
+// State, and rooms with nothing else still get an empty list, which the
+// spec requires.
+func (r *syncResponse) moveStateAfter() {
+	for _, jr := range r.Rooms.Join {
+		jr.State, jr.StateAfter = nil, jr.State
+	}
+	for _, lr := range r.Rooms.Leave {
+		lr.State, lr.StateAfter = nil, lr.State
 	}
 }

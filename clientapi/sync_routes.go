@@ -21,4 +21,10 @@ func (a *API) mountSync(r chi.Router) {
 	s := newSyncServer(a, store, f)
 	a.syncs = s
 	r.Get("/sync", a.handle(s.sync))
+	// The legacy event stream and snapshots (legacy_*.go). Guests may
+	// peek and read one room's snapshot (the guest access module).
+	r.Get("/events", a.handle(s.events))
+	r.Get("/rooms/{roomId}/initialSync", a.handle(s.roomInitialSync))
+	r.With(a.noGuests).Get("/initialSync", a.handle(s.initialSync))
+	r.With(a.noGuests).Get("/events/{eventId}", a.handle(a.getEventByID))
 }
