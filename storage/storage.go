@@ -137,6 +137,7 @@ type Database interface {
 	SearchStore
 	FederationQueueStore
 	E2EEStore
+	RemoteDeviceStore
 	RemoteInviteStore
 	UserDataStore
 	DirectoryStore
