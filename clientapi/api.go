@@ -71,6 +71,9 @@ type API struct {
 	// OnEphemeral receives the typing, receipt and presence EDUs of local
 	// users for federation to send; nil sends none (userdata.go).
 	OnEphemeral func(ctx context.Context, edu EphemeralEDU)
+	// OnDeviceListChange receives local users' device and cross-signing
+	// key changes for federation to announce; nil announces none.
+	OnDeviceListChange func(ctx context.Context, c DeviceListChange)
 	// PresenceDisabled turns presence off (config presence.enabled: false):
 	// nothing is stored or sent, and /presence answers as if all were offline.
 	PresenceDisabled bool

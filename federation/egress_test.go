@@ -72,7 +72,7 @@ func TestEveryDataRoutePassesThePolicy(t *testing.T) {
 		Keys: &KeyServer{ServerName: readServer}, Notary: &Notary{}, Auth: &Authenticator{},
 		WellKnownServer: "a.example:443", Policy: policy.AllowAll{},
 		Reads:      &ReadSources{Profiles: profileStub{}, Media: mediaStub{}},
-		Membership: &Membership{},
+		Membership: &Membership{}, UserKeys: userKeysStub{},
 	}
 	authenticated := rt.authenticatedRouter()
 	if bad := undeclaredRoutes(t, authenticated, federationPrefix, rt.EgressRoutes(), nonDataRoutes); len(bad) > 0 {
@@ -97,6 +97,7 @@ func TestEveryDataRoutePassesThePolicy(t *testing.T) {
 		"GET /v1/event_auth/{roomId}/{eventId}", "GET /v1/backfill/{roomId}",
 		"POST /v1/get_missing_events/{roomId}", "GET /v1/query/profile",
 		"GET /v1/media/download/{mediaId}", "GET /v1/media/thumbnail/{mediaId}",
+		"GET /v1/user/devices/{userId}", "POST /v1/user/keys/query", "POST /v1/user/keys/claim",
 	} {
 		if _, ok := rt.EgressRoutes()[want]; !ok {
 			t.Errorf("%s is not declared through the egress wrapper", want)
