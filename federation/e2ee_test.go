@@ -191,7 +191,9 @@ func (r fixedRooms) JoinedServers(_ context.Context, roomID string) ([]string, e
 	return r[roomID], nil
 }
 
-func (r fixedRooms) ServerAllowedInRoom(context.Context, string, string) (bool, error) { return true, nil }
+func (r fixedRooms) ServerAllowedInRoom(context.Context, string, string) (bool, error) {
+	return true, nil
+}
 
 // fakeUserDevices answers GET /user/devices with list, or fails while down.
 type fakeUserDevices struct {
@@ -208,7 +210,7 @@ func (f *fakeUserDevices) Do(_ context.Context, dest, method, path string, body 
 	if method == http.MethodPost {
 		f.posts = append(f.posts, path)
 		raw, _ := json.Marshal(DeviceKeysAnswer{DeviceKeys: map[string]map[string]json.RawMessage{
-			e2eeBob: {"R1": devKeys(e2eeBob, "R1"), "BAD": devKeys(e2eeBob, "OTHER")},
+			e2eeBob:               {"R1": devKeys(e2eeBob, "R1"), "BAD": devKeys(e2eeBob, "OTHER")},
 			"@eve:remote.example": {"E": devKeys("@eve:remote.example", "E")},
 		}})
 		return &Response{Destination: dest, Status: 200, Body: raw}, nil
@@ -373,7 +375,7 @@ func TestQueryKeysFromCache(t *testing.T) {
 func TestDirectToDeviceDelivery(t *testing.T) {
 	env := newE2EEEnv(t)
 	content := map[string]any{"sender": e2eeBob, "type": "m.room.encrypted", "message_id": "m1", "messages": map[string]any{
-		"@alice:e2ee.example": map[string]any{"*": map[string]any{"c": 1}},
+		"@alice:e2ee.example":  map[string]any{"*": map[string]any{"c": 1}},
 		"@carol:other.example": map[string]any{"X": map[string]any{"c": 1}},
 	}}
 	raw, _ := json.Marshal(content)
