@@ -19,6 +19,7 @@ import (
 type E2EEStore interface {
 	storage.RemoteDeviceStore
 	RoomsForUser(ctx context.Context, userID, membership string) ([]string, error)
+	RoomMembers(ctx context.Context, roomID, membership string) ([]string, error)
 	AddDeviceListChange(ctx context.Context, userID, roomID, kind string) (int64, error)
 }
 
@@ -55,6 +56,7 @@ type E2EEConfig struct {
 type E2EE struct {
 	cfg E2EEConfig
 	log *slog.Logger
+	untrackState
 }
 
 // NewE2EE builds the E2EE component.

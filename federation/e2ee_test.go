@@ -492,3 +492,31 @@ func TestUserKeyEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestUntrackAfterLeave: a remote user's list is forgotten once they
+// share no room with this server, and kept while they still do.
+func TestUntrackAfterLeave(t *testing.T) {
+	env := newE2EEEnv(t)
+	if err := env.update(e2eeRemote, map[string]any{"user_id": e2eeBob, "device_id": "D1", "stream_id": 5}); err != nil {
+		t.Fatal(err)
+	}
+	job := untrackJob{roomID: "!other:e2ee.example", users: []string{e2eeBob}}
+	env.e.untrackAfterLeave(t.Context(), job) // bob still shares e2eeRoom
+	if _, ok := mustLists(t, env)[e2eeBob]; !ok {
+		t.Fatal("a user still sharing a room was forgotten")
+	}
+	env.e.cfg.Store.(e2eeStore).rooms[e2eeBob] = nil // bob left the last shared room
+	env.e.untrackAfterLeave(t.Context(), job)
+	if _, ok := mustLists(t, env)[e2eeBob]; ok {
+		t.Fatal("a user sharing no room is still tracked")
+	}
+}
+
+func mustLists(t *testing.T, env *e2eeEnv) map[string]storage.RemoteDeviceList {
+	t.Helper()
+	lists, err := env.db.RemoteDeviceLists(t.Context(), []string{e2eeBob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lists
+}

@@ -28,6 +28,7 @@ func wireE2EE(serverName string, fed *federation.Federation, db storage.Database
 	if inbound != nil {
 		e2ee.RegisterEDUs(inbound)
 	}
+	rooms.AddListener(e2ee) // forgets the lists of users no longer sharing a room
 	api.RemoteE2EE = remoteE2EE{e2ee}
 	api.OnDeviceListChange = func(ctx context.Context, c clientapi.DeviceListChange) {
 		var err error
