@@ -63,7 +63,7 @@ type API struct {
 	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
 	Exclusive func(userID string) bool
 	// RemoteE2EE reaches other servers' users for keys and to-device
-	// messages (federation); nil until federation wires it.
+	// messages (federation, cmd/warbler/e2ee.go); nil keeps them local.
 	RemoteE2EE RemoteE2EE
 	// RemoteRooms reaches rooms through other servers; nil until
 	// federation is wired in, which keeps every room local.
