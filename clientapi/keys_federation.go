@@ -42,6 +42,22 @@ func (a *API) announceDeviceChange(ctx context.Context, c DeviceListChange) {
 	a.OnDeviceListChange(context.WithoutCancel(ctx), c)
 }
 
+// deviceRenamed: a device with keys has a new display name, which other
+// servers' copies of the list carry, so it is a device list change.
+func (a *API) deviceRenamed(ctx context.Context, userID, deviceID string) {
+	keys, err := a.Store.DeviceKeys(ctx, []string{userID})
+	if err != nil || keys[userID][deviceID] == nil {
+		return
+	}
+	pos, err := a.Store.AddDeviceListChange(ctx, userID, "", storage.DeviceListKeys)
+	if err != nil {
+		slog.Warn("clientapi: recording a device rename", "err", err)
+		return
+	}
+	a.deviceListMoved(ctx, userID, pos)
+	a.announceDeviceChange(ctx, DeviceListChange{UserID: userID, DeviceID: deviceID, Pos: pos})
+}
+
 // announceSignatures announces what new signatures changed: a local
 // user's own device (signed by their self-signing key) or their master
 // key (signed by one of their devices). Signatures of other users' keys

@@ -36,9 +36,9 @@ func TestDeliverToDeviceOnce(t *testing.T) {
 	}
 }
 
-// TestKeyChangesAnnounced: uploading device keys, uploading
-// cross-signing keys and deleting a device each reach OnDeviceListChange,
-// with the stream position; an unchanged upload does not.
+// TestKeyChangesAnnounced: uploading device keys, renaming the device
+// and deleting it each reach OnDeviceListChange, with the stream
+// position; an unchanged upload does not.
 func TestKeyChangesAnnounced(t *testing.T) {
 	var mu sync.Mutex
 	var got []DeviceListChange
@@ -54,10 +54,12 @@ func TestKeyChangesAnnounced(t *testing.T) {
 	for range 2 {
 		e.do("POST", v3+"/keys/upload", map[string]any{"device_keys": dk}, e.aliceToken).want(t, 200, "")
 	}
+	e.do("PUT", v3+"/devices/"+e.aliceDevice, map[string]any{"display_name": "renamed"}, e.aliceToken).want(t, 200, "")
 	e.api.forgetDevices(t.Context(), e.alice, []string{e.aliceDevice})
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 2 || got[0].DeviceID != e.aliceDevice || got[0].Deleted || !got[1].Deleted || got[1].Pos <= got[0].Pos {
+	if len(got) != 3 || got[0].DeviceID != e.aliceDevice || got[0].Deleted || got[1].DeviceID != e.aliceDevice || got[1].Pos <= got[0].Pos ||
+		!got[2].Deleted || got[2].Pos <= got[1].Pos {
 		t.Fatalf("announced %+v", got)
 	}
 	if !slices.ContainsFunc(got, func(c DeviceListChange) bool { return c.UserID == e.alice }) {
