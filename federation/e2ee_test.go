@@ -520,3 +520,26 @@ func mustLists(t *testing.T, env *e2eeEnv) map[string]storage.RemoteDeviceList {
 	}
 	return lists
 }
+
+// TestSigningKeyUpdate: an untracked user's update resyncs (and starts
+// tracking); a tracked user's is applied to the cache without a request.
+func TestSigningKeyUpdate(t *testing.T) {
+	env := newE2EEEnv(t)
+	master := json.RawMessage(`{"user_id":"@bob:remote.example","usage":["master"],"keys":{"ed25519:M2":"M2"}}`)
+	raw, _ := json.Marshal(map[string]any{"user_id": e2eeBob, "master_key": master})
+	if err := env.e.signingKeyUpdate(t.Context(), e2eeRemote, raw); err != nil {
+		t.Fatal(err)
+	}
+	if env.remote.calls != 1 || env.cached().StreamID != 5 {
+		t.Fatalf("untracked user: %d calls, %+v", env.remote.calls, env.cached())
+	}
+	if err := env.e.signingKeyUpdate(t.Context(), e2eeRemote, raw); err != nil {
+		t.Fatal(err)
+	}
+	if l := env.cached(); env.remote.calls != 1 || string(l.CrossSigning["master"]) != string(master) {
+		t.Fatalf("tracked user: %d calls, %+v", env.remote.calls, l)
+	}
+	if err := env.e.signingKeyUpdate(t.Context(), "evil.example", raw); err == nil {
+		t.Error("an update about another server's user was accepted")
+	}
+}
