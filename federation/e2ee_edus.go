@@ -40,6 +40,9 @@ func (e *E2EE) deviceListUpdate(ctx context.Context, origin string, content json
 	list, tracked := lists[u.UserID]
 	switch decideDeviceListUpdate(tracked, list.Stale, list.StreamID, u) {
 	case listApply:
+		if !u.Deleted && len(list.Devices) >= maxRemoteDevices && !hasDevice(list, u.DeviceID) {
+			return errors.New("the user has too many devices")
+		}
 		d := storage.RemoteDevice{DeviceID: u.DeviceID, DisplayName: u.DisplayName, KeyJSON: u.Keys}
 		pos, err := e.cfg.Store.UpdateRemoteDevice(ctx, u.UserID, u.StreamID, d, u.Deleted)
 		if err != nil {
@@ -51,6 +54,15 @@ func (e *E2EE) deviceListUpdate(ctx context.Context, origin string, content json
 		return e.resync(ctx, u.UserID, tracked)
 	}
 	return nil
+}
+
+func hasDevice(list storage.RemoteDeviceList, deviceID string) bool {
+	for _, d := range list.Devices {
+		if d.DeviceID == deviceID {
+			return true
+		}
+	}
+	return false
 }
 
 // resync fetches a user's whole device list from their server and
