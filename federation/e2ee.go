@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sync"
 
 	"github.com/warbler-im/warbler/storage"
 )
@@ -57,6 +58,8 @@ type E2EE struct {
 	cfg E2EEConfig
 	log *slog.Logger
 	untrackState
+	// userLocks serialise the announcements of one user's changes.
+	userLocks [64]sync.Mutex
 }
 
 // NewE2EE builds the E2EE component.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"time"
 
 	"github.com/warbler-im/warbler/storage"
@@ -147,10 +148,29 @@ func (e *E2EE) directToDevice(ctx context.Context, origin string, content json.R
 // DeviceChanged announces a local user's device change (new or changed
 // keys, or deleted) at streamID, a position of the device list stream,
 // to every other server sharing a room with the user.
+//
+// Announcements of one user are serialised, so their EDUs are queued in
+// stream order. A change whose announcement comes after a later one's
+// (two devices uploading at once) gets a fresh stream ID: receivers
+// ignore an update that is not newer than what they have.
 func (e *E2EE) DeviceChanged(ctx context.Context, userID, deviceID string, streamID int64, deleted bool) error {
+	mu := &e.userLocks[lockShard(userID)]
+	mu.Lock()
+	defer mu.Unlock()
 	prev, err := e.cfg.Store.SwapLocalDeviceListID(ctx, userID, streamID)
 	if err != nil {
 		return err
+	}
+	if prev >= streamID {
+		if streamID, err = e.cfg.Store.AddDeviceListChange(ctx, userID, "", storage.DeviceListKeys); err != nil {
+			return err
+		}
+		if prev, err = e.cfg.Store.SwapLocalDeviceListID(ctx, userID, streamID); err != nil {
+			return err
+		}
+		if prev >= streamID {
+			return errors.New("federation: the device list stream is behind the announced stream IDs")
+		}
 	}
 	u := deviceListUpdate{UserID: userID, DeviceID: deviceID, StreamID: streamID, Deleted: deleted}
 	if prev > 0 && prev < streamID {
@@ -172,6 +192,9 @@ func (e *E2EE) DeviceChanged(ctx context.Context, userID, deviceID string, strea
 
 // SigningKeysChanged announces a local user's new cross-signing keys.
 func (e *E2EE) SigningKeysChanged(ctx context.Context, userID string) error {
+	mu := &e.userLocks[lockShard(userID)]
+	mu.Lock()
+	defer mu.Unlock()
 	devices, err := e.cfg.Local.LocalUserDevices(ctx, userID)
 	if err != nil {
 		return err
@@ -182,6 +205,13 @@ func (e *E2EE) SigningKeysChanged(ctx context.Context, userID string) error {
 	return e.toSharingServers(ctx, userID, "m.signing_key_update", signingKeyUpdate{
 		UserID: userID, MasterKey: devices.MasterKey, SelfSigningKey: devices.SelfSigningKey,
 	})
+}
+
+// lockShard maps a user onto one of E2EE's announcement locks.
+func lockShard(userID string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(userID))
+	return int(h.Sum32() % uint32(len(E2EE{}.userLocks)))
 }
 
 func (e *E2EE) toSharingServers(ctx context.Context, userID, eduType string, content any) error {

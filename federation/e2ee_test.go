@@ -396,24 +396,36 @@ func TestDirectToDeviceDelivery(t *testing.T) {
 func TestDeviceChangedAnnounces(t *testing.T) {
 	env := newE2EEEnv(t)
 	env.local.LocalKeys = userKeysStub{}
-	for _, pos := range []int64{3, 7} {
-		if err := env.e.DeviceChanged(t.Context(), "@alice:e2ee.example", "A1", pos, false); err != nil {
+	const alice = "@alice:e2ee.example"
+	var pos [4]int64 // positions of the device list stream, as the key store allocates them
+	for i := range pos {
+		p, err := env.db.AddDeviceListChange(t.Context(), alice, "", storage.DeviceListKeys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos[i] = p
+	}
+	for _, c := range []struct {
+		pos     int64
+		deleted bool
+	}{{pos[0], false}, {pos[2], false}, {pos[3], true}, {pos[1], false}} {
+		if err := env.e.DeviceChanged(t.Context(), alice, "A1", c.pos, c.deleted); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := env.e.DeviceChanged(t.Context(), "@alice:e2ee.example", "A1", 8, true); err != nil {
-		t.Fatal(err)
-	}
-	if len(env.sent.edus) != 3 {
+	if len(env.sent.edus) != 4 {
 		t.Fatalf("EDUs: %v", env.sent.edus)
 	}
-	for i, want := range []string{`"stream_id":3`, `"prev_id":[3]`, `"deleted":true`} {
+	for i, want := range []string{
+		fmt.Sprintf(`"stream_id":%d,"keys"`, pos[0]),
+		fmt.Sprintf(`"stream_id":%d,"prev_id":[%d],"keys"`, pos[2], pos[0]),
+		fmt.Sprintf(`"stream_id":%d,"prev_id":[%d],"deleted":true}`, pos[3], pos[2]),
+		// Announced after a later change: a fresh, newer stream ID.
+		fmt.Sprintf(`"stream_id":%d,"prev_id":[%d],"keys"`, pos[3]+1, pos[3]),
+	} {
 		if !strings.Contains(env.sent.edus[i], want) || !strings.Contains(env.sent.edus[i], "remote.example") || !strings.Contains(env.sent.edus[i], "] m.device_list_update") {
 			t.Errorf("EDU %d = %s, want %s", i, env.sent.edus[i], want)
 		}
-	}
-	if strings.Contains(env.sent.edus[0], "prev_id") || !strings.Contains(env.sent.edus[1], `"keys":{`) || strings.Contains(env.sent.edus[2], `"keys"`) {
-		t.Errorf("EDU fields: %v", env.sent.edus)
 	}
 }
 
