@@ -65,7 +65,7 @@ type API struct {
 	// exclusive namespace (M_EXCLUSIVE); nil until appservices exist.
 	Exclusive func(userID string) bool
 	// RemoteE2EE reaches other servers' users for keys and to-device
-	// messages (federation); nil until federation wires it.
+	// messages (federation, cmd/warbler/e2ee.go); nil keeps them local.
 	RemoteE2EE RemoteE2EE
 	// RemoteRooms reaches rooms through other servers; nil until
 	// federation is wired in, which keeps every room local.
@@ -76,6 +76,9 @@ type API struct {
 	// OnEphemeral receives the typing, receipt and presence EDUs of local
 	// users for federation to send; nil sends none (userdata.go).
 	OnEphemeral func(ctx context.Context, edu EphemeralEDU)
+	// OnDeviceListChange receives local users' device and cross-signing
+	// key changes for federation to announce; nil announces none.
+	OnDeviceListChange func(ctx context.Context, c DeviceListChange)
 	// PresenceDisabled turns presence off (config presence.enabled: false):
 	// nothing is stored or sent, and /presence answers as if all were offline.
 	PresenceDisabled bool

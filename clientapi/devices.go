@@ -71,7 +71,11 @@ func (a *API) updateDevice(r *http.Request) (any, error) {
 	if len(*req.DisplayName) > maxDisplayNameBytes {
 		return nil, mxcore.InvalidParam("display_name is too long")
 	}
-	return emptyUnlessNotFound(a.Store.SetDeviceDisplayName(r.Context(), sess.UserID, deviceID, *req.DisplayName))
+	if err := a.Store.SetDeviceDisplayName(r.Context(), sess.UserID, deviceID, *req.DisplayName); err != nil {
+		return emptyUnlessNotFound(err)
+	}
+	a.deviceRenamed(r.Context(), sess.UserID, deviceID)
+	return struct{}{}, nil
 }
 
 func emptyUnlessNotFound(err error) (any, error) {

@@ -89,6 +89,7 @@ func (a *API) storeCrossSigningKeys(ctx context.Context, userID string, keys []p
 		return err
 	}
 	a.deviceListMoved(ctx, userID, pos)
+	a.announceDeviceChange(ctx, DeviceListChange{UserID: userID, Pos: pos})
 	return nil
 }
 
@@ -285,6 +286,7 @@ func (a *API) uploadSignatures(r *http.Request) (any, error) {
 		for _, u := range uniqueTargets(accepted) {
 			a.deviceListMoved(ctx, u, pos)
 		}
+		a.announceSignatures(ctx, accepted, pos)
 	}
 	return map[string]any{"failures": failures}, nil
 }

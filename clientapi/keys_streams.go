@@ -238,6 +238,7 @@ func (a *API) forgetDevices(ctx context.Context, userID string, deviceIDs []stri
 			continue
 		}
 		a.deviceListMoved(ctx, userID, pos)
+		a.announceDeviceChange(ctx, DeviceListChange{UserID: userID, DeviceID: d, Pos: pos, Deleted: true})
 	}
 }
 

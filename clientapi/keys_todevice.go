@@ -27,7 +27,8 @@ type sendToDeviceRequest struct {
 // sendToDevice is PUT /sendToDevice/{eventType}/{txnId}: idempotent per
 // sending device and txnId; "*" addresses all of a user's devices.
 // Messages to other servers' users go through the federation seam (the
-// m.direct_to_device EDU) once it exists; until then they are dropped.
+// m.direct_to_device EDU, one per destination server); without
+// federation they are dropped.
 func (a *API) sendToDevice(r *http.Request) (any, error) {
 	sess := roomCaller(r)
 	eventType, txnID := roomPathParam(r, "eventType"), roomPathParam(r, "txnId")

@@ -47,6 +47,15 @@
 //     destination with backoff, which asks the policy before each PDU or
 //     EDU leaves.
 //
+//   - End-to-end encryption (e2ee*.go): /user/devices, /user/keys/query
+//     and /user/keys/claim for local users behind the policy seam; the
+//     E2EE component, which answers local clients' key queries and
+//     claims about remote users (from a cache of the device lists of
+//     users sharing a room, kept current by m.device_list_update and
+//     m.signing_key_update with gap detection and resync, else by asking
+//     their server), announces local key changes, and sends and delivers
+//     m.direct_to_device messages.
+//
 // The package must not write room events itself (everything goes through
 // the roomserver's persist pipeline) and must not serve room data, media,
 // profiles or device keys to another server, nor send them, without

@@ -72,7 +72,7 @@ func TestEveryDataRoutePassesThePolicy(t *testing.T) {
 		Keys: &KeyServer{ServerName: readServer}, Notary: &Notary{}, Auth: &Authenticator{},
 		WellKnownServer: "a.example:443", Policy: policy.AllowAll{},
 		Reads:      &ReadSources{Profiles: profileStub{}, Media: mediaStub{}},
-		Membership: &Membership{}, Directory: directoryStub{},
+		Membership: &Membership{}, Directory: directoryStub{}, UserKeys: userKeysStub{},
 	}
 	authenticated := rt.authenticatedRouter()
 	if bad := undeclaredRoutes(t, authenticated, federationPrefix, rt.EgressRoutes(), nonDataRoutes); len(bad) > 0 {
@@ -98,6 +98,7 @@ func TestEveryDataRoutePassesThePolicy(t *testing.T) {
 		"POST /v1/get_missing_events/{roomId}", "GET /v1/query/profile",
 		"GET /v1/media/download/{mediaId}", "GET /v1/media/thumbnail/{mediaId}",
 		"GET /v1/hierarchy/{roomId}", "GET /v1/publicRooms", "POST /v1/publicRooms",
+		"GET /v1/user/devices/{userId}", "POST /v1/user/keys/query", "POST /v1/user/keys/claim",
 	} {
 		if _, ok := rt.EgressRoutes()[want]; !ok {
 			t.Errorf("%s is not declared through the egress wrapper", want)

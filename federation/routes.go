@@ -33,6 +33,9 @@ type Routes struct {
 	OpenID OpenIDUserInfo
 
 	egressRoutes map[string]policy.Action // routes registered through egress
+	// UserKeys serves local users' device lists and keys (e2ee_serve.go);
+	// nil leaves those endpoints out.
+	UserKeys LocalKeys
 	// Membership serves joins, leaves, invites, knocks and the directory
 	// query; nil leaves them out.
 	Membership *Membership
@@ -71,6 +74,7 @@ func (rt *Routes) authenticatedRouter() chi.Router {
 	r.MethodNotAllowed(mxhttp.MethodNotAllowed)
 	rt.mountReads(r)
 	rt.mountDiscovery(r) // hierarchy.go
+	rt.mountUserKeys(r)
 	rt.Membership.mount(r)
 	return r
 }

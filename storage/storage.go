@@ -146,6 +146,7 @@ type Database interface {
 	SearchStore
 	FederationQueueStore
 	E2EEStore
+	RemoteDeviceStore
 	RemoteInviteStore
 	UserDataStore
 	DirectoryStore

@@ -111,6 +111,9 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	wireFederationReads(cfg, fed, db, rooms, api, mediaAPI, decider)
 	wireMembership(cfg, db, key, rooms, api, fed, decider, sender)
 	wireEphemeralEDUs(db, rooms, api, sender, inbound)
+	if err := wireE2EE(cfg.ServerName, fed, db, rooms, api, sender, inbound); err != nil {
+		return err
+	}
 	fed.Routes.OpenID = api.OpenIDUserInfo // federation /openid/userinfo (clientapi/openid.go)
 	// Room discovery across servers: spaces, room summaries, directories.
 	fed.Routes.Directory = api

@@ -20,6 +20,8 @@ var e2eeTests = []struct {
 	{"E2EECrossSigning", testE2EECrossSigning},
 	{"E2EEToDevice", testE2EEToDevice},
 	{"E2EEBackup", testE2EEBackup},
+	{"E2EERemoteDeviceLists", testE2EERemoteDeviceLists},
+	{"E2EELocalDeviceListIDs", testE2EELocalDeviceListIDs},
 }
 
 // testE2EEDeviceKeys: device keys come back per user and device; only a
