@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -237,26 +239,43 @@ func (s *Server) RegisterUser(localpart, password string, admin bool) string {
 	return "@" + localpart + ":" + s.Name
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// Test servers listen on ports below Linux's ephemeral range (32768 and
+// up by default). A port the kernel handed out for ":0" can be taken again
+// by any outgoing connection (a PostgreSQL client, a federation request)
+// before the server binds it; ports picked from this range cannot, and the
+// set below keeps one test process from handing a port out twice.
+const (
+	lowestTestPort = 20000
+	testPortCount  = 12000
+)
 
-// freeAddr returns host:port with a port free on host a moment ago.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freeAddr returns host:port with a port free on host a moment ago, one no
+// other server of this test process was given.
 func freeAddr(t testing.TB, host string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 1000 {
+		port := lowestTestPort + rand.IntN(testPortCount)
+		if handedOut.ports[port] {
+			continue
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		handedOut.ports[port] = true
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port found for a test server")
+	return ""
 }
 
 // DataFile is a path inside the server's data directory.
