@@ -214,19 +214,27 @@ func (v *syncView) countKept(tl storage.RoomTimeline) int {
 }
 
 // trimToKept drops the events before the limit-th newest kept one; any
-// dropped means the timeline is limited.
+// dropped means the timeline is limited. With fewer kept events than the
+// limit, it still drops the hidden events before the first kept one: the
+// timeline starts there, so they belong to the state before it (otherwise
+// an initial sync of a small room filtered to messages would carry the
+// room's creation in neither its state nor its timeline).
 func (v *syncView) trimToKept(tl storage.RoomTimeline, limit int) storage.RoomTimeline {
-	kept := 0
+	kept, firstKept := 0, -1
 	for i := len(tl.Events) - 1; i >= 0; i-- {
 		if !v.req.filter.timeline().allows(tl.RoomID, tl.Events[i].Sender, tl.Events[i].Type) {
 			continue
 		}
+		firstKept = i
 		if kept++; kept == limit {
 			if i > 0 {
 				tl.Events, tl.Limited = tl.Events[i:], true
 			}
 			return tl
 		}
+	}
+	if firstKept > 0 {
+		tl.Events = tl.Events[firstKept:]
 	}
 	return tl
 }

@@ -391,3 +391,22 @@ func TestSyncTimelineFilterAppliesBeforeTheLimit(t *testing.T) {
 		t.Error("older events were left out: limited must be set")
 	}
 }
+
+// TestSyncTypeFilteredTimelineKeepsTheState: when the whole room fits in one
+// read, the events the timeline filter hides (the room's creation and its
+// state) come before the first kept event, so they are the state before the
+// timeline, not lost between an empty state and a filtered timeline.
+func TestSyncTypeFilteredTimelineKeepsTheState(t *testing.T) {
+	e := newSyncEnv(t)
+	room := e.createRoom(e.alice)
+	e.message(room, e.alice, "hello")
+	f := `{"room":{"timeline":{"types":["m.room.message"]}}}`
+	joined := section(e.sync(e.aliceToken, url.Values{"filter": {f}}), "join", room)
+	if got := bodies(eventsAt(joined, "timeline")); len(got) != 1 || got[0] != "hello" {
+		t.Errorf("timeline %v, want the message", got)
+	}
+	state := eventsAt(joined, "state")
+	if !hasEvent(state, "m.room.create", "") || !hasEvent(state, "m.room.member", e.alice) {
+		t.Errorf("the state the filter hid from the timeline is missing: %v", state)
+	}
+}
