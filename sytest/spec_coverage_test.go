@@ -1,0 +1,84 @@
+package sytest
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/warbler-im/warbler/sytest/harness"
+)
+
+// optionalEndpoints are the spec's endpoints of features a server may leave
+// out, and that this test's server does not offer; each answers 404
+// M_UNRECOGNIZED as the spec has such a server do.
+var optionalEndpoints = map[string]string{
+	"GET /_matrix/client/v1/media/preview_url":          "URL previews are off by default",
+	"GET /_matrix/media/v3/preview_url":                 "URL previews are off by default",
+	"GET /_matrix/client/v1/auth_metadata":              "no OAuth 2.0 authorization server",
+	"GET /_matrix/client/v3/login/sso/redirect":         "no single sign-on provider",
+	"GET /_matrix/client/v3/login/sso/redirect/{idpId}": "no single sign-on provider",
+	"GET /.well-known/matrix/policy_server":             "this server is no policy server",
+}
+
+var pathParameter = regexp.MustCompile(`\{[^}]+\}`)
+
+// TestEverySpecEndpointIsServed: /versions advertises spec versions up to
+// v1.19, so every endpoint of that version's client-server API must be
+// routed: called with a valid token and an empty body, none may answer 404
+// M_UNRECOGNIZED or 405 (unless its feature is optional and off) or fail
+// with a server error.
+func TestEverySpecEndpointIsServed(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend harness.Backend) {
+		s := accountServer(t, backend, "WARBLER_LOGIN__GET_TOKEN__ENABLED=true")
+		versions, _ := want(t, s.Do("GET", "/_matrix/client/versions", nil, ""), http.StatusOK, "")["versions"].([]any)
+		if len(versions) == 0 || versions[len(versions)-1] != "v1.19" {
+			t.Errorf("versions %v: the newest should be v1.19, the spec these endpoints come from", versions)
+		}
+		alice := newRoomUser(t, s, "alice")
+		room := str(alice.ok("POST", "/createRoom", map[string]any{}), "room_id")
+		values := map[string]string{
+			"{userId}": url.PathEscape(alice.id), "{roomId}": url.PathEscape(room),
+			"{roomIdOrAlias}": url.PathEscape(room), "{serverName}": s.Name,
+		}
+		var logouts [][2]string
+		for _, ep := range clientEndpoints {
+			if strings.HasPrefix(ep[1], "/_matrix/client/v3/logout") {
+				logouts = append(logouts, ep) // last: they end the session
+				continue
+			}
+			checkServed(t, s, alice.token, ep, values)
+		}
+		for _, ep := range logouts {
+			checkServed(t, s, alice.token, ep, values)
+		}
+	})
+}
+
+func checkServed(t *testing.T, s *harness.Server, token string, ep [2]string, values map[string]string) {
+	t.Helper()
+	method, template := ep[0], ep[1]
+	path := pathParameter.ReplaceAllStringFunc(template, func(p string) string {
+		if v, ok := values[p]; ok {
+			return v
+		}
+		return "x"
+	})
+	var body any
+	if method == "POST" || method == "PUT" {
+		body = map[string]any{}
+	}
+	resp := s.Do(method, path, body, token)
+	unrouted := resp.Status == http.StatusMethodNotAllowed ||
+		resp.Status == http.StatusNotFound && resp.Errcode() == "M_UNRECOGNIZED"
+	_, optional := optionalEndpoints[method+" "+template]
+	switch {
+	case unrouted && !optional:
+		t.Errorf("%s %s is not served: %d %s", method, template, resp.Status, resp.Body)
+	case !unrouted && optional:
+		t.Errorf("%s %s is listed as optional and off, but answers %d", method, template, resp.Status)
+	case resp.Status >= 500:
+		t.Errorf("%s %s: server error %d %s", method, template, resp.Status, resp.Body)
+	}
+}
