@@ -133,6 +133,18 @@ func (db *DB) FederationDestinations(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
+// PeerServers implements storage.FederationQueueStore.
+func (db *DB) PeerServers(ctx context.Context, server string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return []string{}, nil
+	}
+	return db.queryColumn(ctx, `SELECT DISTINCT other.server_name FROM room_joined_servers me
+		JOIN room_joined_servers other ON other.room_nid = me.room_nid
+		WHERE me.server_name = $1 AND me.joined_count > 0
+		AND other.server_name <> $1 AND other.joined_count > 0
+		ORDER BY other.server_name LIMIT $2`, server, limit)
+}
+
 // InboundTxnResponse implements storage.FederationQueueStore.
 func (db *DB) InboundTxnResponse(ctx context.Context, origin, txnID string) ([]byte, error) {
 	var resp []byte
