@@ -308,6 +308,8 @@ func (m *Membership) joinVia(ctx context.Context, server, userID, roomID string,
 	if err != nil {
 		return err
 	}
+	// Without omit_members: partial-state joins are not supported here,
+	// so the resident must send the full state.
 	body, err := m.sendMembershipV2(ctx, server, "send_join", ev)
 	if err != nil {
 		return err
