@@ -63,10 +63,6 @@ func (l *eventLog) since(n int) []*mxcore.PDU {
 	return append([]*mxcore.PDU(nil), l.events[n:]...)
 }
 
-func openTestDB(t testing.TB, name string) storage.Database {
-	return openTestDBOn(t, "sqlite", name)
-}
-
 // openTestDBOn opens a fresh database on backend ("sqlite" or
 // "postgres"; PostgreSQL skips t unless WARBLER_TEST_POSTGRES is set).
 func openTestDBOn(t testing.TB, backend, name string) storage.Database {
