@@ -131,6 +131,11 @@ type Federation struct {
 	// KeyNotaries are servers asked for another server's signing keys when
 	// that server cannot be reached itself.
 	KeyNotaries []string `yaml:"key_notaries"`
+	// RetryBackoffBase and RetryBackoffMax shape the retry schedule of
+	// the outbound queues: a destination that failed n times in a row is
+	// retried after base × 2^(n-1), at most max.
+	RetryBackoffBase Duration `yaml:"retry_backoff_base"`
+	RetryBackoffMax  Duration `yaml:"retry_backoff_max"`
 }
 
 // Media configures the content repository (uploads, downloads,
@@ -251,8 +256,9 @@ func Default() Config {
 			MaxRequestBytes: 1 << 20,
 			ShutdownTimeout: Duration(10 * time.Second),
 		},
-		Presence: Presence{Enabled: true},
-		Metrics:  Metrics{Enabled: true},
-		Logging:  Logging{Level: "info", Format: "text"},
+		Federation: Federation{RetryBackoffBase: Duration(2 * time.Second), RetryBackoffMax: Duration(time.Hour)},
+		Presence:   Presence{Enabled: true},
+		Metrics:    Metrics{Enabled: true},
+		Logging:    Logging{Level: "info", Format: "text"},
 	}
 }

@@ -87,6 +87,8 @@ func TestLoadErrorsNameTheKeyPath(t *testing.T) {
 		{"bad database url", "database:\n  url: mysql://x\n", nil, "database.url: must start with sqlite: or postgres://"},
 		{"bad cidr", "federation:\n  allowed_networks: [10.0.0.0/33]\n", nil, "federation.allowed_networks[0]"},
 		{"bad notary", "federation:\n  key_notaries: [matrix.org, 'not a name']\n", nil, "federation.key_notaries[1]"},
+		{"short retry base", "federation:\n  retry_backoff_base: 1ms\n", nil, "federation.retry_backoff_base: must be at least 100ms"},
+		{"retry cap under base", "federation:\n  retry_backoff_base: 10m\n  retry_backoff_max: 1m\n", nil, "federation.retry_backoff_max: must be at least federation.retry_backoff_base"},
 		{"bad server name", "server_name: 'bad name'\n", nil, "server_name:"},
 		{"only cert", "tls:\n  cert_file: a.pem\n", nil, "tls: set both"},
 		{"bad env bool", "", []string{"WARBLER_REGISTRATION__ENABLED=perhaps"}, "registration.enabled (from WARBLER_REGISTRATION__ENABLED): must be true or false"},

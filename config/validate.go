@@ -38,6 +38,7 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("federation.key_notaries[%d]", i), "%v", err)
 		}
 	}
+	c.validateRetryBackoff(bad)
 	for i, f := range c.Appservices {
 		if strings.TrimSpace(f) == "" {
 			bad(fmt.Sprintf("appservices[%d]", i), "must be a file path")
@@ -222,5 +223,17 @@ func (c *Config) validateSupport(bad reporter) {
 	}
 	if p := s.Page; p != "" && !strings.HasPrefix(p, "https://") && !strings.HasPrefix(p, "http://") {
 		bad("well_known.support.page", "must be an http(s) URL, got %q", p)
+	}
+}
+
+// validateRetryBackoff keeps the federation retry schedule sane: a base
+// too short would hammer a dead server, a cap under the base means nothing.
+func (c *Config) validateRetryBackoff(bad func(key, format string, args ...any)) {
+	f := c.Federation
+	if f.RetryBackoffBase.Std() < 100*time.Millisecond {
+		bad("federation.retry_backoff_base", "must be at least 100ms")
+	}
+	if f.RetryBackoffMax.Std() < f.RetryBackoffBase.Std() {
+		bad("federation.retry_backoff_max", "must be at least federation.retry_backoff_base")
 	}
 }

@@ -45,7 +45,16 @@
 //     roomserver pipeline persists it, with EDUs routed to registered
 //     handlers; and the outbound Sender, one persistent queue per
 //     destination with backoff, which asks the policy before each PDU or
-//     EDU leaves.
+//     EDU leaves. At its start the sender sends every server it shares a
+//     room with a transaction (empty when nothing is queued for it), so
+//     that servers backing off from this one retry at once
+//     (sender_announce.go).
+//
+//   - Joins, leaves, invites and knocks (membership*.go), both as the
+//     resident or invited server and as the joining or inviting one;
+//     send_join, send_leave and invite fall back to their v1 endpoints
+//     when the other server does not know v2, and are served in v1 too
+//     (membership_v1.go).
 //
 //   - End-to-end encryption (e2ee*.go): /user/devices, /user/keys/query
 //     and /user/keys/claim for local users behind the policy seam; the

@@ -28,6 +28,9 @@ var nonDataRoutes = map[string]string{
 	// with a denying policy.
 	"GET /_matrix/federation/v1/make_join/{roomId}/{userId}":   "asks the policy in its handler (ActionJoin)",
 	"PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}":  "asks the policy in its handler (ActionJoin)",
+	"PUT /_matrix/federation/v1/send_join/{roomId}/{eventId}":  "asks the policy in its handler (ActionJoin)",
+	"PUT /_matrix/federation/v1/send_leave/{roomId}/{eventId}": "asks the policy in its handler (ActionLeave)",
+	"PUT /_matrix/federation/v1/invite/{roomId}/{eventId}":     "asks the policy in its handler (ActionInvite)",
 	"GET /_matrix/federation/v1/make_leave/{roomId}/{userId}":  "asks the policy in its handler (ActionLeave)",
 	"PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}": "asks the policy in its handler (ActionLeave)",
 	"GET /_matrix/federation/v1/make_knock/{roomId}/{userId}":  "asks the policy in its handler (ActionKnock)",

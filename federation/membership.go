@@ -76,6 +76,9 @@ func (m *Membership) mount(r chi.Router) {
 	}
 	r.Get("/v1/make_join/{roomId}/{userId}", mxhttp.JSON(m.makeJoin))
 	r.Put("/v2/send_join/{roomId}/{eventId}", mxhttp.JSON(m.sendJoin))
+	r.Put("/v1/send_join/{roomId}/{eventId}", mxhttp.JSON(m.sendJoinV1))
+	r.Put("/v1/send_leave/{roomId}/{eventId}", mxhttp.JSON(m.sendLeaveV1))
+	r.Put("/v1/invite/{roomId}/{eventId}", mxhttp.JSON(m.receiveInviteV1))
 	r.Get("/v1/make_leave/{roomId}/{userId}", mxhttp.JSON(m.makeLeave))
 	r.Put("/v2/send_leave/{roomId}/{eventId}", mxhttp.JSON(m.sendLeave))
 	r.Get("/v1/make_knock/{roomId}/{userId}", mxhttp.JSON(m.makeKnock))

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/tidwall/gjson"
 
+	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/policy"
 	"github.com/warbler-im/warbler/roomserver"
@@ -32,6 +33,9 @@ type memberWorld struct {
 	servers map[string]*memberServer
 	// tamperSendJoin, when set, rewrites send_join answers on the way.
 	tamperSendJoin func(body []byte) []byte
+	// v1Only lists servers that answer every /v2/ endpoint as unknown,
+	// like a server from before them.
+	v1Only map[string]bool
 }
 
 type memberServer struct {
@@ -148,6 +152,10 @@ func (w *memberWorld) serve(s *memberServer, origin, method, path string, body [
 	req := httptest.NewRequestWithContext(WithOrigin(w.t.Context(), origin), method, path, bytes.NewReader(body))
 	s.requests[req.URL.Path]++
 	rec := httptest.NewRecorder()
+	if w.v1Only[s.name] && strings.HasPrefix(req.URL.Path, "/_matrix/federation/v2/") {
+		mxhttp.NotFound(rec, req)
+		return rec
+	}
 	s.router.ServeHTTP(rec, req)
 	return rec
 }

@@ -45,7 +45,17 @@ func (m *Membership) receiveInvite(r *http.Request) (any, error) {
 	if !ok {
 		return nil, incompatibleVersion(req.RoomVersion, "This server does not support room version "+req.RoomVersion)
 	}
-	ev, err := m.checkInviteEvent(ctx, req.Event, ver, roomID, eventID, origin)
+	signed, err := m.acceptInvite(ctx, req.Event, ver, roomID, eventID, origin, req.InviteRoomState)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]json.RawMessage{"event": signed}, nil
+}
+
+// acceptInvite checks an invite event (v1 or v2), signs it and keeps it;
+// it returns the event as it came with our signature added.
+func (m *Membership) acceptInvite(ctx context.Context, raw []byte, ver mxcore.RoomVersion, roomID, eventID, origin string, roomState []json.RawMessage) ([]byte, error) {
+	ev, err := m.checkInviteEvent(ctx, raw, ver, roomID, eventID, origin)
 	if err != nil {
 		return nil, err
 	}
@@ -53,10 +63,17 @@ func (m *Membership) receiveInvite(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.keepInvite(ctx, ev, signed, ver, req.InviteRoomState); err != nil {
+	kept := signed
+	if gjson.GetBytes(signed, "unsigned").Exists() {
+		// v1 carries the room's state there; it is kept on its own.
+		if kept, err = withUnsigned(signed, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.keepInvite(ctx, ev, kept, ver, roomState); err != nil {
 		return nil, err
 	}
-	return map[string]json.RawMessage{"event": signed}, nil
+	return signed, nil
 }
 
 // checkInviteEvent applies the validation the spec asks of an invited

@@ -74,7 +74,7 @@ func (m *Membership) Leave(ctx context.Context, userID, roomID string, content [
 		if err != nil {
 			return err
 		}
-		if _, err := m.sendMembership(ctx, server, "v2/send_leave", ev); err != nil {
+		if _, err := m.sendMembershipV2(ctx, server, "send_leave", ev); err != nil {
 			return err
 		}
 		return m.recordLeave(ctx, ev)
@@ -308,7 +308,9 @@ func (m *Membership) joinVia(ctx context.Context, server, userID, roomID string,
 	if err != nil {
 		return err
 	}
-	body, err := m.sendMembership(ctx, server, "v2/send_join", ev)
+	// Without omit_members: partial-state joins are not supported here,
+	// so the resident must send the full state.
+	body, err := m.sendMembershipV2(ctx, server, "send_join", ev)
 	if err != nil {
 		return err
 	}
@@ -396,14 +398,27 @@ func (m *Membership) inviteRemote(ctx context.Context, server string, ev *mxcore
 	if err == nil {
 		err = resp.Err()
 	}
+	var raw []byte
+	switch {
+	case unknownEndpoint(err):
+		raw, err = m.inviteV1(ctx, server, ev, state)
+	case err == nil:
+		raw = resp.Body
+	}
 	if err != nil {
 		return nil, err
 	}
 	var answer struct {
 		Event json.RawMessage `json:"event"`
 	}
-	if err := json.Unmarshal(resp.Body, &answer); err != nil {
+	if err := json.Unmarshal(raw, &answer); err != nil {
 		return nil, fmt.Errorf("%s: invite answer: %w", server, err)
+	}
+	if gjson.GetBytes(answer.Event, "unsigned").Exists() {
+		// v1 sends back the stripped state we put there; it is not ours to keep.
+		if answer.Event, err = withUnsigned(answer.Event, nil); err != nil {
+			return nil, fmt.Errorf("%s: invite answer: %w", server, err)
+		}
 	}
 	signed, err := mxcore.NewPDU(answer.Event, ver)
 	if err != nil || signed.EventID() != ev.EventID() || !sameContentJSON(signed.Content(), ev.Content()) {

@@ -133,6 +133,12 @@ func templateError(err error, roomID string) error {
 	return fmt.Errorf("template for %s: %w", roomID, err)
 }
 
+// sendJoin answers send_join v2 with the full state before the join.
+// omit_members (a joining server able to take a partial state) is
+// ignored, as the spec allows: the resident "may" leave members out, and
+// members_omitted says it did not. servers_in_room, which the spec
+// requires only with members omitted, is always there, so a joining
+// server can rely on it.
 func (m *Membership) sendJoin(r *http.Request) (any, error) {
 	ev, err := m.acceptMembership(r, "join")
 	if err != nil {
@@ -143,9 +149,28 @@ func (m *Membership) sendJoin(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return map[string]any{
-		"origin": m.ServerName, "members_omitted": false,
+		"origin": m.ServerName, "members_omitted": false, "servers_in_room": joinedServersIn(state),
 		"state": state, "auth_chain": chain, "event": json.RawMessage(ev.JSON()),
 	}, nil
+}
+
+// joinedServersIn lists, sorted, the servers of the joined members in
+// state events.
+func joinedServersIn(state []json.RawMessage) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, raw := range state {
+		ev := gjson.ParseBytes(raw)
+		if ev.Get("type").Str != "m.room.member" || ev.Get("content.membership").Str != "join" {
+			continue
+		}
+		if server := senderServer(ev.Get("state_key").Str); server != "" && !seen[server] {
+			seen[server] = true
+			out = append(out, server)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (m *Membership) sendLeave(r *http.Request) (any, error) {

@@ -453,8 +453,8 @@ func TestMembershipRoutesAskPolicy(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil || routes != 8 {
-		t.Errorf("walked %d routes (%v), want 8", routes, err)
+	if err != nil || routes != 11 {
+		t.Errorf("walked %d routes (%v), want 11", routes, err)
 	}
 }
 

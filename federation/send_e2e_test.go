@@ -64,8 +64,11 @@ func (a *arrivals) waitFor(tb testing.TB, id string) time.Time {
 	}
 }
 
-func newLinkedPair(tb testing.TB) *linkedPair {
-	p := newFedPair(tb)
+func newLinkedPair(tb testing.TB) *linkedPair { return newLinkedPairOn(tb, "sqlite") }
+
+// newLinkedPairOn is newLinkedPair with every database on backend.
+func newLinkedPairOn(tb testing.TB, backend string) *linkedPair {
+	p := newFedPairOn(tb, backend)
 	ctx := context.Background()
 	// bob of us.test joins: built and stored on us.test, passed to
 	// remote.test as its join would be.
@@ -93,7 +96,7 @@ func newLinkedPair(tb testing.TB) *linkedPair {
 	client := n.client(tb, func(c *ClientConfig) {
 		c.ServerName, c.KeyID, c.PrivateKey, c.Now = "remote.test", p.remoteKS.KeyID, p.remoteKS.Private, nil
 	})
-	db := openTestDB(tb, "remote-queue.db")
+	db := openTestDBOn(tb, backend, "remote-queue.db")
 	sender, err := NewSender(SenderConfig{ServerName: "remote.test", Store: db, Rooms: p.remote, Client: client, Policy: policy.AllowAll{},
 		Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
 	if err != nil {
@@ -133,9 +136,16 @@ func TestSenderDeliversToInbound(t *testing.T) {
 // BenchmarkFederationDelivery measures, in one process over loopback TLS,
 // the time from a message being sent on remote.test to it being stored
 // on us.test (sender queue, signed PUT /send, checks, persist), one
-// message at a time, and reports the p50 and p99.
+// message at a time, and reports the p50 and p99, on SQLite and (with
+// WARBLER_TEST_POSTGRES) PostgreSQL.
 func BenchmarkFederationDelivery(b *testing.B) {
-	p := newLinkedPair(b)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) { benchmarkDelivery(b, backend) })
+	}
+}
+
+func benchmarkDelivery(b *testing.B, backend string) {
+	p := newLinkedPairOn(b, backend)
 	p.arrived.waitFor(b, p.say(1)[0].EventID()) // warm: keys, connections
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()

@@ -19,6 +19,8 @@ import (
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
+	"github.com/warbler-im/warbler/storage/postgres"
+	"github.com/warbler-im/warbler/storage/postgres/pgtest"
 	"github.com/warbler-im/warbler/storage/sqlite"
 )
 
@@ -61,9 +63,17 @@ func (l *eventLog) since(n int) []*mxcore.PDU {
 	return append([]*mxcore.PDU(nil), l.events[n:]...)
 }
 
-func openTestDB(t testing.TB, name string) storage.Database {
+// openTestDBOn opens a fresh database on backend ("sqlite" or
+// "postgres"; PostgreSQL skips t unless WARBLER_TEST_POSTGRES is set).
+func openTestDBOn(t testing.TB, backend, name string) storage.Database {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), name))
+	var db storage.Database
+	var err error
+	if backend == "postgres" {
+		db, err = postgres.Open(context.Background(), pgtest.FreshDatabase(t), postgres.Options{})
+	} else {
+		db, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), name))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +83,15 @@ func openTestDB(t testing.TB, name string) storage.Database {
 
 // newFedPair sets up both servers and a public room of remote.test that
 // us.test already knows (its first events shipped over).
-func newFedPair(t testing.TB) *fedPair {
+func newFedPair(t testing.TB) *fedPair { return newFedPairOn(t, "sqlite") }
+
+// newFedPairOn is newFedPair with both servers' databases on backend.
+func newFedPairOn(t testing.TB, backend string) *fedPair {
 	t.Helper()
 	ctx := context.Background()
 	p := &fedPair{t: t, created: &eventLog{}}
 	p.remoteKS = testKeyServer(t, "remote.test", time.Now)
-	remote, err := roomserver.New(openTestDB(t, "remote.db"), roomserver.Config{ServerName: "remote.test", KeyID: p.remoteKS.KeyID, PrivateKey: p.remoteKS.Private})
+	remote, err := roomserver.New(openTestDBOn(t, backend, "remote.db"), roomserver.Config{ServerName: "remote.test", KeyID: p.remoteKS.KeyID, PrivateKey: p.remoteKS.Private})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +100,7 @@ func newFedPair(t testing.TB) *fedPair {
 
 	usKS := testKeyServer(t, "us.test", time.Now)
 	p.usKS = usKS
-	p.usDB = openTestDB(t, "us.db")
+	p.usDB = openTestDBOn(t, backend, "us.db")
 	if p.us, err = roomserver.New(p.usDB, roomserver.Config{ServerName: "us.test", KeyID: usKS.KeyID, PrivateKey: usKS.Private}); err != nil {
 		t.Fatal(err)
 	}

@@ -68,8 +68,14 @@ type SenderConfig struct {
 	Policy policy.Decider
 	// Backoff is the retry schedule; nil means BackoffDelay.
 	Backoff func(failures int) time.Duration
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Announce makes Start send every server sharing a room with this one
+	// a transaction (empty if nothing is queued for it), so that servers
+	// backing off from this one retry at once (sender_announce.go).
+	Announce bool
+	// AnnounceJitter is the longest random delay before announcing.
+	AnnounceJitter time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // Sender delivers PDUs and EDUs to other servers. Start it once; it is
@@ -135,8 +141,14 @@ func (s *Sender) Start(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go s.runIntake()
+	// Queues left by the last run go out now: backoff does not survive a
+	// restart.
 	for _, d := range dests {
 		s.destination(d).poke()
+	}
+	if s.cfg.Announce {
+		s.wg.Add(1)
+		go s.announce(dests)
 	}
 	return nil
 }
@@ -317,8 +329,14 @@ func (s *Sender) enqueue(ctx context.Context, items []storage.FederationQueueIte
 	if err := s.cfg.Store.EnqueueFederation(ctx, items); err != nil {
 		return err
 	}
+	// Queues left by the last run go out now: backoff does not survive a
+	// restart.
 	for _, d := range dests {
 		s.destination(d).poke()
+	}
+	if s.cfg.Announce {
+		s.wg.Add(1)
+		go s.announce(dests)
 	}
 	return nil
 }

@@ -28,3 +28,26 @@ func TestBackoffDelay(t *testing.T) {
 		}
 	}
 }
+
+func TestBackoffSchedule(t *testing.T) {
+	cases := []struct {
+		name        string
+		base, limit time.Duration
+		failures    int
+		want        time.Duration
+	}{
+		{"defaults", 0, 0, 1, BackoffBase},
+		{"defaults capped", 0, 0, 40, BackoffCap},
+		{"base", 10 * time.Minute, 0, 1, 10 * time.Minute},
+		{"doubles", 10 * time.Minute, 0, 3, 40 * time.Minute},
+		{"capped", 10 * time.Minute, 0, 4, time.Hour},
+		{"own cap", time.Second, 5 * time.Second, 10, 5 * time.Second},
+		{"base over the cap", time.Minute, time.Second, 1, time.Second},
+		{"none yet", time.Minute, time.Hour, 0, 0},
+	}
+	for _, tc := range cases {
+		if got := BackoffSchedule(tc.base, tc.limit)(tc.failures); got != tc.want {
+			t.Errorf("%s: BackoffSchedule(%v, %v)(%d) = %v, want %v", tc.name, tc.base, tc.limit, tc.failures, got, tc.want)
+		}
+	}
+}

@@ -30,6 +30,9 @@ type destination struct {
 	mu    sync.Mutex
 	fails int // attempts failed in a row
 	eph   []storage.FederationQueueItem
+	// announce, when set, is closed once a transaction was tried: an
+	// announcement of our start is owed (sender_announce.go).
+	announce chan struct{}
 	// last is the transaction that failed last, to resend under the same
 	// ID if nothing changed, so the destination can tell a repeat.
 	last struct {
@@ -142,9 +145,11 @@ func (s *Sender) flush(d *destination) error {
 		}
 		eph := d.takeEphemeral(MaxTxnEDUs - countEDUs(items))
 		if len(items) == 0 && len(eph) == 0 {
-			return nil
+			return s.flushAnnounce(d)
 		}
-		if err := s.deliver(d, items, eph); err != nil {
+		err = s.deliver(d, items, eph)
+		d.announced() // any transaction tells d we are up
+		if err != nil {
 			return err
 		}
 		d.mu.Lock()
@@ -152,6 +157,21 @@ func (s *Sender) flush(d *destination) error {
 		d.mu.Unlock()
 	}
 	return nil
+}
+
+// flushAnnounce sends the empty transaction d is owed, if any.
+func (s *Sender) flushAnnounce(d *destination) error {
+	if !d.owesAnnounce() {
+		return nil
+	}
+	err := s.sendEmpty(d)
+	d.announced()
+	if err == nil {
+		d.mu.Lock()
+		d.fails = 0
+		d.mu.Unlock()
+	}
+	return err
 }
 
 func countEDUs(items []storage.FederationQueueItem) int {

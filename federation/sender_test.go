@@ -246,8 +246,9 @@ func TestSenderRetriesUntilTheDestinationRecovers(t *testing.T) {
 }
 
 // TestSenderQueueSurvivesRestart: what a stopped sender could not deliver
-// is delivered by the next one on the same database, and only that: the
-// destination is caught up from where it stopped, nothing is replayed.
+// is delivered by the next one on the same database as it starts, whatever
+// the backoff was before the stop, and only that: the destination is
+// caught up from where it stopped, nothing is replayed.
 func TestSenderQueueSurvivesRestart(t *testing.T) {
 	sink := &txnSink{}
 	n := senderNet(t, sink)
@@ -259,7 +260,9 @@ func TestSenderQueueSurvivesRestart(t *testing.T) {
 	}
 
 	db := openSenderDB(t, path)
-	first := newTestSender(t, n, db, rooms)
+	// An hour's backoff: the failure before the stop must not delay the
+	// next run, whose timers start afresh.
+	first := newTestSender(t, n, db, rooms, func(c *SenderConfig) { c.Backoff = func(int) time.Duration { return time.Hour } })
 	if err := first.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -18,18 +19,24 @@ type TransactionsConfig struct {
 	Rooms      *roomserver.RoomServer
 	// Policy decides what may leave for which server; required.
 	Policy policy.Decider
+	// Backoff is the outbound retry schedule; nil means BackoffDelay.
+	Backoff func(failures int) time.Duration
 }
 
 // StartTransactions sets up both directions of transactions: the outbound
-// sender, which hears of new events from the room server and is woken by
-// any verified request from a server it is backing off from, and the
+// sender, which hears of new events from the room server, is woken by any
+// verified request from a server it is backing off from and announces
+// this server's start to the servers it shares rooms with, and the
 // inbound /send endpoint (Routes.Inbound, mounted by MountOwnLimits). The
 // sender runs until ctx ends or its Stop is called.
 func (f *Federation) StartTransactions(ctx context.Context, cfg TransactionsConfig) (*Sender, *Inbound, error) {
 	if cfg.Rooms == nil || cfg.Policy == nil {
 		return nil, nil, errors.New("federation: transactions need the room server and a policy")
 	}
-	sender, err := NewSender(SenderConfig{ServerName: cfg.ServerName, Store: cfg.Store, Rooms: cfg.Rooms, Client: f.Client, Policy: cfg.Policy})
+	sender, err := NewSender(SenderConfig{
+		ServerName: cfg.ServerName, Store: cfg.Store, Rooms: cfg.Rooms, Client: f.Client, Policy: cfg.Policy,
+		Backoff: cfg.Backoff, Announce: true, AnnounceJitter: DefaultAnnounceJitter,
+	})
 	if err != nil {
 		return nil, nil, err
 	}

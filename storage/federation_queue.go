@@ -38,6 +38,10 @@ type FederationQueueStore interface {
 	// FederationDestinations lists, sorted, the destinations that have
 	// items queued.
 	FederationDestinations(ctx context.Context) ([]string, error)
+	// PeerServers lists, sorted, at most limit servers other than server
+	// that have joined members in a room where server has some too: the
+	// servers a restarting server tells it is back.
+	PeerServers(ctx context.Context, server string, limit int) ([]string, error)
 
 	// InboundTxnResponse returns the response stored for the transaction
 	// txnID of origin; ErrNotFound if there is none.

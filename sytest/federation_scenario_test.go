@@ -17,8 +17,7 @@ import (
 
 // deliveryTimeout bounds how long a message may take to reach another
 // server's /sync. It is generous on purpose: this is a correctness test on
-// a shared machine, and a server coming back from a stop is only retried
-// on the sender's backoff schedule.
+// a shared machine.
 const deliveryTimeout = 90 * time.Second
 
 // wideTimeline asks /sync for enough of each timeline that a catch-up

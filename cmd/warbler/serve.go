@@ -103,7 +103,10 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	// One decision seam for every path on which data leaves; it allows
 	// everything until residency policies exist.
 	var decider policy.Decider = policy.AllowAll{}
-	sender, inbound, err := fed.StartTransactions(ctx, federation.TransactionsConfig{ServerName: cfg.ServerName, Store: db, Rooms: rooms, Policy: decider})
+	sender, inbound, err := fed.StartTransactions(ctx, federation.TransactionsConfig{
+		ServerName: cfg.ServerName, Store: db, Rooms: rooms, Policy: decider,
+		Backoff: federation.BackoffSchedule(cfg.Federation.RetryBackoffBase.Std(), cfg.Federation.RetryBackoffMax.Std()),
+	})
 	if err != nil {
 		return err
 	}

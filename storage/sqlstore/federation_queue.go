@@ -19,9 +19,13 @@ const (
 	qEnqueueFederation = `INSERT INTO federation_queue
 		(destination, kind, event_id, room_id, edu_type, edu_content, queued_ts)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	// The oldest items of one kind; the index is (destination, kind, seq).
-	qPendingFederation = `SELECT seq, event_id, room_id, edu_type, edu_content, queued_ts
-		FROM federation_queue WHERE destination = $1 AND kind = $2 ORDER BY seq LIMIT $3`
+	// The oldest items of each kind, each one range of the index
+	// (destination, kind, seq). The subqueries let each have its own
+	// ORDER BY and LIMIT on SQLite too.
+	qPendingFederation = `SELECT * FROM (SELECT seq, event_id, room_id, edu_type, edu_content, queued_ts
+		FROM federation_queue WHERE destination = $1 AND kind = $2 ORDER BY seq LIMIT $3) AS pdus
+		UNION ALL SELECT * FROM (SELECT seq, event_id, room_id, edu_type, edu_content, queued_ts
+		FROM federation_queue WHERE destination = $1 AND kind = $4 ORDER BY seq LIMIT $5) AS edus`
 	qDeleteFederation       = `DELETE FROM federation_queue WHERE destination = $1 AND seq = $2`
 	qFederationDestinations = `SELECT DISTINCT destination FROM federation_queue ORDER BY destination`
 
@@ -31,24 +35,27 @@ const (
 	qPruneInboundTxns = `DELETE FROM federation_inbound_txns WHERE received_ts < $1`
 )
 
-// EnqueueFederation implements storage.FederationQueueStore.
+// EnqueueFederation implements storage.FederationQueueStore. One item,
+// the usual case on the delivery path (one event, one other server), is
+// one cached statement outside an explicit transaction: on PostgreSQL that
+// saves the BEGIN, PREPARE and COMMIT round trips.
 func (db *DB) EnqueueFederation(ctx context.Context, items []storage.FederationQueueItem) error {
-	if len(items) == 0 {
+	switch len(items) {
+	case 0:
 		return nil
+	case 1:
+		_, err := db.writer.ExecContext(ctx, db.q(qEnqueueFederation), enqueueArgs(items[0])...)
+		return err
 	}
+	query := db.q(qEnqueueFederation)
+	cached := db.writer.stmt(ctx, query)
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, db.q(qEnqueueFederation))
+		stmt, err := txStmt(ctx, tx, cached, query)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		for _, it := range items {
-			kind := queueKindPDU
-			if it.IsEDU() {
-				kind = queueKindEDU
-			}
-			_, err := stmt.ExecContext(ctx, it.Destination, kind, it.EventID, it.RoomID, it.EDUType, nullBytes(it.EDUContent), it.QueuedTS)
-			if err != nil {
+			if _, err := stmt.ExecContext(ctx, enqueueArgs(it)...); err != nil {
 				return err
 			}
 		}
@@ -56,30 +63,34 @@ func (db *DB) EnqueueFederation(ctx context.Context, items []storage.FederationQ
 	})
 }
 
-// PendingFederation implements storage.FederationQueueStore.
-func (db *DB) PendingFederation(ctx context.Context, destination string, maxPDUs, maxEDUs int) ([]storage.FederationQueueItem, error) {
-	items := []storage.FederationQueueItem{}
-	for _, k := range []struct{ kind, limit int }{{queueKindPDU, maxPDUs}, {queueKindEDU, maxEDUs}} {
-		if k.limit <= 0 {
-			continue
-		}
-		got, err := db.pendingOfKind(ctx, destination, k.kind, k.limit)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, got...)
+func enqueueArgs(it storage.FederationQueueItem) []any {
+	kind := queueKindPDU
+	if it.IsEDU() {
+		kind = queueKindEDU
 	}
-	sortBySeq(items)
-	return items, nil
+	return []any{it.Destination, kind, it.EventID, it.RoomID, it.EDUType, nullBytes(it.EDUContent), it.QueuedTS}
 }
 
-func (db *DB) pendingOfKind(ctx context.Context, destination string, kind, limit int) ([]storage.FederationQueueItem, error) {
-	rows, err := db.reader.QueryContext(ctx, db.q(qPendingFederation), destination, kind, limit)
+// txStmt is cached (the writer's cached statement, taken before the
+// transaction: on SQLite preparing it needs the one writer connection
+// that the transaction holds) inside tx, or query prepared in tx when no
+// statement can be cached.
+func txStmt(ctx context.Context, tx *sql.Tx, cached *sql.Stmt, query string) (*sql.Stmt, error) {
+	if cached != nil {
+		return tx.StmtContext(ctx, cached), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+// PendingFederation implements storage.FederationQueueStore: the oldest
+// PDUs and the oldest EDUs in one query (one round trip).
+func (db *DB) PendingFederation(ctx context.Context, destination string, maxPDUs, maxEDUs int) ([]storage.FederationQueueItem, error) {
+	rows, err := db.reader.QueryContext(ctx, db.q(qPendingFederation), destination, queueKindPDU, max(maxPDUs, 0), queueKindEDU, max(maxEDUs, 0))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []storage.FederationQueueItem
+	items := []storage.FederationQueueItem{}
 	for rows.Next() {
 		it := storage.FederationQueueItem{Destination: destination}
 		if err := rows.Scan(&it.Seq, &it.EventID, &it.RoomID, &it.EDUType, &it.EDUContent, &it.QueuedTS); err != nil {
@@ -87,7 +98,11 @@ func (db *DB) pendingOfKind(ctx context.Context, destination string, kind, limit
 		}
 		items = append(items, it)
 	}
-	return items, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sortBySeq(items)
+	return items, nil
 }
 
 // sortBySeq merges the two kinds into queue order.
@@ -100,12 +115,17 @@ func (db *DB) DeleteFederation(ctx context.Context, destination string, seqs []i
 	if len(seqs) == 0 {
 		return nil
 	}
+	if len(seqs) == 1 {
+		_, err := db.writer.ExecContext(ctx, db.q(qDeleteFederation), destination, seqs[0])
+		return err
+	}
+	query := db.q(qDeleteFederation)
+	cached := db.writer.stmt(ctx, query)
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, db.q(qDeleteFederation))
+		stmt, err := txStmt(ctx, tx, cached, query)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		for _, seq := range seqs {
 			if _, err := stmt.ExecContext(ctx, destination, seq); err != nil {
 				return err
@@ -131,6 +151,18 @@ func (db *DB) FederationDestinations(ctx context.Context) ([]string, error) {
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// PeerServers implements storage.FederationQueueStore.
+func (db *DB) PeerServers(ctx context.Context, server string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return []string{}, nil
+	}
+	return db.queryColumn(ctx, `SELECT DISTINCT other.server_name FROM room_joined_servers me
+		JOIN room_joined_servers other ON other.room_nid = me.room_nid
+		WHERE me.server_name = $1 AND me.joined_count > 0
+		AND other.server_name <> $1 AND other.joined_count > 0
+		ORDER BY other.server_name LIMIT $2`, server, limit)
 }
 
 // InboundTxnResponse implements storage.FederationQueueStore.

@@ -34,6 +34,15 @@ func testMemberships(t *testing.T, open Opener) {
 	want("start", "join", alice, carol)
 	want("start", "invite", dave)
 	wantServers("start", "b.example", "example.org")
+	wantPeers := func(what, server string, limit int, peers ...string) {
+		t.Helper()
+		got, err := db.PeerServers(ctx, server, limit)
+		wantStrings(t, what+": PeerServers("+server+")", got, err, peers...)
+	}
+	wantPeers("start", "example.org", 10, "b.example")
+	wantPeers("start", "b.example", 10, "example.org")
+	wantPeers("start; a server only invited", "c.example", 10)
+	wantPeers("start; no limit", "example.org", 0)
 
 	r.member(dave, "join")
 	want("dave joined", "join", alice, carol, dave)
@@ -50,6 +59,8 @@ func testMemberships(t *testing.T, open Opener) {
 	wantEqual(t, "Membership(dave)", []string{membership, eventID}, []string{"ban", banEv.EventID})
 	r.member(erin, "knock")
 	want("erin knocked", "knock", erin)
+	wantPeers("dave banned", "example.org", 10)
+	wantPeers("dave banned; b.example has no one joined", "b.example", 10)
 
 	// Several member events in one batch, each with the state before it.
 	frank, grace := userID("frank", "d.example"), userID("grace", "d.example")
