@@ -111,6 +111,14 @@ func TestSpacesAcrossServers(t *testing.T) {
 			if err != nil || len(rest.Rooms) != 1 || rest.Rooms[0].RoomID != id.RoomID(onB) {
 				t.Errorf("second page: %+v %v", rest, err)
 			}
+			// With v1.15 advertised, the client uses the stable room_summary.
+			if _, err := carol.Versions(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			summary, err := carol.GetRoomSummary(t.Context(), onA, a.Name)
+			if err != nil || summary.Name != "child on A" || summary.Membership != event.MembershipLeave {
+				t.Errorf("GetRoomSummary of A's room: %+v %v", summary, err)
+			}
 			dir, err := carol.PublicRooms(t.Context(), &mautrix.ReqPublicRooms{Server: a.Name, Limit: 10})
 			if err != nil || len(dir.Chunk) != 2 {
 				t.Errorf("PublicRooms of A: %+v %v", dir, err)
