@@ -24,6 +24,12 @@ var optionalEndpoints = map[string]string{
 
 var pathParameter = regexp.MustCompile(`\{[^}]+\}`)
 
+// specEndpoint is one method and path of the spec's client-server API.
+type specEndpoint struct {
+	method, path string
+	needsToken   bool // the spec's security names only access tokens
+}
+
 // TestEverySpecEndpointIsServed: /versions advertises spec versions up to
 // v1.19, so every endpoint of that version's client-server API must be
 // routed: called with a valid token and an empty body, none may answer 404
@@ -42,9 +48,12 @@ func TestEverySpecEndpointIsServed(t *testing.T) {
 			"{userId}": url.PathEscape(alice.id), "{roomId}": url.PathEscape(room),
 			"{roomIdOrAlias}": url.PathEscape(room), "{serverName}": s.Name,
 		}
-		var logouts [][2]string
+		var logouts []specEndpoint
 		for _, ep := range clientEndpoints {
-			if strings.HasPrefix(ep[1], "/_matrix/client/v3/logout") {
+			if ep.needsToken {
+				checkNeedsToken(t, s, ep, values)
+			}
+			if strings.HasPrefix(ep.path, "/_matrix/client/v3/logout") {
 				logouts = append(logouts, ep) // last: they end the session
 				continue
 			}
@@ -56,20 +65,38 @@ func TestEverySpecEndpointIsServed(t *testing.T) {
 	})
 }
 
-func checkServed(t *testing.T, s *harness.Server, token string, ep [2]string, values map[string]string) {
-	t.Helper()
-	method, template := ep[0], ep[1]
-	path := pathParameter.ReplaceAllStringFunc(template, func(p string) string {
+// request calls ep with its path parameters filled in and an empty JSON
+// object as the body of a POST or PUT.
+func request(s *harness.Server, ep specEndpoint, values map[string]string, token string) harness.Response {
+	path := pathParameter.ReplaceAllStringFunc(ep.path, func(p string) string {
 		if v, ok := values[p]; ok {
 			return v
 		}
 		return "x"
 	})
 	var body any
-	if method == "POST" || method == "PUT" {
+	if ep.method == "POST" || ep.method == "PUT" {
 		body = map[string]any{}
 	}
-	resp := s.Do(method, path, body, token)
+	return s.Do(ep.method, path, body, token)
+}
+
+// checkNeedsToken: an endpoint the spec guards with an access token answers
+// 401 M_MISSING_TOKEN without one, before it looks at anything else.
+func checkNeedsToken(t *testing.T, s *harness.Server, ep specEndpoint, values map[string]string) {
+	t.Helper()
+	if _, optional := optionalEndpoints[ep.method+" "+ep.path]; optional {
+		return
+	}
+	if resp := request(s, ep, values, ""); resp.Status != http.StatusUnauthorized || resp.Errcode() != "M_MISSING_TOKEN" {
+		t.Errorf("%s %s without a token: %d %s, want 401 M_MISSING_TOKEN", ep.method, ep.path, resp.Status, resp.Body)
+	}
+}
+
+func checkServed(t *testing.T, s *harness.Server, token string, ep specEndpoint, values map[string]string) {
+	t.Helper()
+	method, template := ep.method, ep.path
+	resp := request(s, ep, values, token)
 	unrouted := resp.Status == http.StatusMethodNotAllowed ||
 		resp.Status == http.StatusNotFound && resp.Errcode() == "M_UNRECOGNIZED"
 	_, optional := optionalEndpoints[method+" "+template]
