@@ -200,7 +200,7 @@ func Default() Config {
 		ServerName: "localhost:8008",
 		DataDir:    "./warbler-data",
 		Listen:     Listen{Client: "127.0.0.1:8008"},
-		Database:   Database{Postgres: Postgres{MaxOpenConns: 20, MaxIdleConns: 5}},
+		Database:   Database{Postgres: Postgres{MaxOpenConns: 20, MaxIdleConns: 20}},
 		SigningKey: SigningKey{Validity: Duration(24 * time.Hour)},
 		Login: Login{
 			AccessTokenLifetime: Duration(5 * time.Minute),
