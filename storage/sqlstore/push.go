@@ -11,7 +11,7 @@ import (
 const (
 	qInsertPushActionHead = `INSERT INTO push_actions (user_id, stream_pos, room_id, event_id, thread_id, ts, highlight, actions)`
 	qInsertPushActionTail = `ON CONFLICT (user_id, stream_pos) DO NOTHING`
-	qMarkReadAllThreads = `UPDATE push_actions SET is_read = 1
+	qMarkReadAllThreads   = `UPDATE push_actions SET is_read = 1
 		WHERE user_id = $1 AND room_id = $2 AND stream_pos <= $3 AND is_read = 0`
 	qMarkReadThread = `UPDATE push_actions SET is_read = 1
 		WHERE user_id = $1 AND room_id = $2 AND stream_pos <= $3 AND is_read = 0 AND thread_id = $4`
