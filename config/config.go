@@ -180,6 +180,9 @@ type HTTP struct {
 type Metrics struct {
 	Enabled bool   `yaml:"enabled"`
 	Listen  string `yaml:"listen"` // empty: served at /metrics on the client listener
+	// Pprof adds Go's profiler (/debug/pprof/) to the separate metrics
+	// listener; it needs Listen, so it is never on the public one.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Logging selects the log level and format.
