@@ -66,8 +66,8 @@ type persister struct {
 	// taken on first use.
 	nNormal, nBack int
 	haveStream     bool
-	streamNext     int64
-	streamLast     int64
+	taken          []int64 // the events stream positions taken, ascending
+	streamNext     int     // index in taken of the next to hand out
 	haveBack       bool
 	backNext       int64
 	backCeil       int64 // backfilled topo depths are at most this
@@ -134,6 +134,9 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 		positions, err = p.persist(ctx, batch, update)
 		return err
 	})
+	if p != nil {
+		db.finishStream(p.taken, err == nil)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -521,15 +524,32 @@ func (p *persister) takePosition(ctx context.Context, ev *storage.NewEvent) (int
 		return s, storage.TopoPos{Depth: depth, Stream: s}, nil
 	}
 	if !p.haveStream {
-		var last int64
-		if err := p.stmt(ctx, p.rs.stmts.takeStream).QueryRowContext(ctx, p.nNormal).Scan(&last); err != nil {
+		if err := p.takeStream(ctx); err != nil {
 			return 0, storage.TopoPos{}, fmt.Errorf("storage: take stream positions: %w", err)
 		}
-		p.streamNext, p.streamLast, p.haveStream = last-int64(p.nNormal)+1, last, true
 	}
-	s := p.streamNext
+	s := p.taken[p.streamNext]
 	p.streamNext++
 	return s, storage.TopoPos{Depth: ev.Depth, Stream: s}, nil
+}
+
+// takeStream takes the batch's events stream positions: from the tracker
+// on PostgreSQL, from the counter row (a prepared statement) on SQLite.
+func (p *persister) takeStream(ctx context.Context) error {
+	p.haveStream = true
+	if p.db.stream != nil {
+		var err error
+		p.taken, err = p.db.stream.take(ctx, p.tx, p.nNormal)
+		return err
+	}
+	var last int64
+	if err := p.stmt(ctx, p.rs.stmts.takeStream).QueryRowContext(ctx, p.nNormal).Scan(&last); err != nil {
+		return err
+	}
+	for i := range p.nNormal {
+		p.taken = append(p.taken, last-int64(p.nNormal-1-i))
+	}
+	return nil
 }
 
 // savedRef is a StateRef this transaction saved, and the snapshot it got.
