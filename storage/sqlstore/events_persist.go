@@ -51,7 +51,7 @@ const (
 type persister struct {
 	db      *DB
 	rs      *roomsState
-	tx      *sql.Tx
+	tx      *cachedTx
 	st      *stateWriter
 	room    int64
 	roomID  string
@@ -78,7 +78,7 @@ type persister struct {
 
 func (db *DB) newPersister(rs *roomsState, tx *sql.Tx, roomID string) *persister {
 	return &persister{
-		db: db, rs: rs, tx: tx, st: newStateWriter(db, rs, tx), roomID: roomID,
+		db: db, rs: rs, tx: db.newCachedTx(tx), st: newStateWriter(db, rs, tx), roomID: roomID,
 		pendingTypes: map[string]int64{}, pendingKeys: map[string]int64{},
 		events: map[string]*txEvent{}, stmts: map[*sql.Stmt]*sql.Stmt{},
 	}
@@ -100,7 +100,7 @@ func (p *persister) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
 	if ts, ok := p.stmts[s]; ok {
 		return ts
 	}
-	ts := p.tx.StmtContext(ctx, s)
+	ts := p.tx.Tx.StmtContext(ctx, s)
 	p.stmts[s] = ts
 	return ts
 }
@@ -261,10 +261,10 @@ func (p *persister) assignNames(ctx context.Context, batch []storage.NewEvent, u
 		addRef(*update.SetCurrentState)
 	}
 	var err error
-	if p.types, err = p.db.assignNIDs(ctx, p.tx, p.rs.types, typesTable, types, p.pendingTypes); err != nil {
+	if p.types, err = p.db.assignNIDs(ctx, p.tx.Tx, p.rs.types, typesTable, types, p.pendingTypes); err != nil {
 		return err
 	}
-	p.keys, err = p.db.assignNIDs(ctx, p.tx, p.rs.stateKeys, stateKeysTable, keys, p.pendingKeys)
+	p.keys, err = p.db.assignNIDs(ctx, p.tx.Tx, p.rs.stateKeys, stateKeysTable, keys, p.pendingKeys)
 	return err
 }
 
@@ -654,6 +654,10 @@ func (p *persister) setForwardExtremities(ctx context.Context, ids []string) err
 			return fmt.Errorf("storage: forward extremity %s is an outlier or rejected", id)
 		}
 		nids = append(nids, te.nid)
+	}
+	if p.db.dialect.Name == Postgres.Name {
+		_, err := p.tx.ExecContext(ctx, qSetExtremities, p.room, int64Array(nids))
+		return err
 	}
 	if _, err := p.stmt(ctx, p.rs.stmts.clearExtrems).ExecContext(ctx, p.room); err != nil {
 		return err

@@ -102,9 +102,10 @@ func (db *DB) WritePush(ctx context.Context, writes []storage.PushWrite) error {
 		return nil
 	}
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		marks := db.newCachedTx(tx) // marks run as prepared statements
 		for len(writes) > 0 {
 			if m := writes[0].Mark; m != nil {
-				if err := db.markPushRead(ctx, tx, *m); err != nil {
+				if err := db.markPushRead(ctx, marks, *m); err != nil {
 					return err
 				}
 				writes = writes[1:]
