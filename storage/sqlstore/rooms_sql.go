@@ -17,10 +17,10 @@ const (
 	qLockRoom = `SELECT room_nid, current_snapshot FROM rooms WHERE room_id = $1`
 
 	// qTakeStream hands out the next n events stream positions and
-	// returns the last. The row lock it takes is held until commit, so
-	// no transaction can take later positions and commit first: stream
-	// order is commit order, and a reader that sees position N sees
-	// everything up to N.
+	// returns the last (SQLite; PostgreSQL uses a sequence, stream.go).
+	// The row lock it takes is held until commit, so no transaction can
+	// take later positions and commit first: stream order is commit
+	// order, and a reader that sees position N sees everything up to N.
 	qTakeStream = `UPDATE stream_positions SET position = position + $1 WHERE stream = 'events' RETURNING position`
 	// qTakeBackfill hands out n positions below every earlier one and
 	// returns the lowest.
