@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"github.com/warbler-im/warbler/internal/lru"
 	"net/http"
 	"sync"
 	"time"
@@ -95,7 +96,8 @@ type API struct {
 	nonces    *nonceStore
 	seen      *seenThrottle
 	confirmed *hashSet
-	txnMemory *txnStore // (user, device, txnId) → event, for idempotent sends
+	nonGuests *lru.Cache[string, struct{}] // users known not to be guests (auth.go)
+	txnMemory *txnStore                    // (user, device, txnId) → event, for idempotent sends
 	// syncs serves /sync; the streams' writers tell it of changes through
 	// syncs.notify. nil when the API has no roomserver.
 	syncs *syncServer
@@ -237,6 +239,7 @@ func (a *API) init() {
 	a.nonces = newNonceStore(a.now)
 	a.seen = newSeenThrottle()
 	a.confirmed = newHashSet(maxConfirmedTokens)
+	a.nonGuests = lru.New[string, struct{}](maxKnownNonGuests)
 	a.txnMemory = newTxnStore()
 	a.anonymousLookups = a.newAnonymousLookups()
 }

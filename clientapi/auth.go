@@ -137,8 +137,21 @@ func (a *API) noGuests(next http.Handler) http.Handler {
 	})
 }
 
+// maxKnownNonGuests bounds the users isGuest remembers.
+const maxKnownNonGuests = 20000
+
+// isGuest reads the account, except for users already known not to be
+// guests: a guest may be upgraded to a full account, never the other way,
+// so "not a guest" can be remembered. That saves a query on every send
+// and join.
 func (a *API) isGuest(ctx context.Context, userID string) (bool, error) {
+	if _, ok := a.nonGuests.Get(userID); ok {
+		return false, nil
+	}
 	user, err := a.Store.GetUser(ctx, userID)
+	if err == nil && !user.IsGuest {
+		a.nonGuests.Put(userID, struct{}{})
+	}
 	return user.IsGuest, err
 }
 

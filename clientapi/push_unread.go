@@ -37,6 +37,7 @@ const (
 	unreadCachedUsers = 20000
 	flushInterval     = 100 * time.Millisecond
 	flushBatch        = 1000 // pending operations that start a flush early
+	maxFlushWrites    = 5000 // operations written in one transaction
 	// maxUnreadLoaded bounds how many unread actions of one user are
 	// loaded into memory; older ones still count in the database.
 	maxUnreadLoaded = 5000
@@ -171,20 +172,20 @@ func (t *unreadTracker) flushLocked(ctx context.Context) error {
 	return nil
 }
 
-// writeOps writes the leading run of actions, or the leading mark, and
-// says how many operations it wrote.
+// writeOps writes the leading operations, at most maxFlushWrites of them,
+// in one transaction, and says how many it wrote.
 func (t *unreadTracker) writeOps(ctx context.Context, ops []pushOp) (int, error) {
-	if m := ops[0].mark; m != nil {
-		return 1, t.store.MarkPushActionsRead(ctx, m.userID, m.roomID, m.threadID, m.upTo)
-	}
-	var batch []storage.PushAction
-	for _, op := range ops {
-		if op.action == nil {
-			break
+	n := min(len(ops), maxFlushWrites)
+	writes := make([]storage.PushWrite, n)
+	for i, op := range ops[:n] {
+		if op.mark != nil {
+			m := op.mark
+			writes[i].Mark = &storage.PushMark{UserID: m.userID, RoomID: m.roomID, ThreadID: m.threadID, UpTo: m.upTo}
+		} else {
+			writes[i].Action = op.action
 		}
-		batch = append(batch, *op.action)
 	}
-	return len(batch), t.store.AddPushActions(ctx, batch)
+	return n, t.store.WritePush(ctx, writes)
 }
 
 // counts returns the user's unread counts by room and thread.

@@ -209,6 +209,9 @@ type HTTP struct {
 type Metrics struct {
 	Enabled bool   `yaml:"enabled"`
 	Listen  string `yaml:"listen"` // empty: served at /metrics on the client listener
+	// Pprof adds Go's profiler (/debug/pprof/) to the separate metrics
+	// listener; it needs Listen, so it is never on the public one.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Logging selects the log level and format.
@@ -229,7 +232,7 @@ func Default() Config {
 		ServerName: "localhost:8008",
 		DataDir:    "./warbler-data",
 		Listen:     Listen{Client: "127.0.0.1:8008"},
-		Database:   Database{Postgres: Postgres{MaxOpenConns: 20, MaxIdleConns: 5}},
+		Database:   Database{Postgres: Postgres{MaxOpenConns: 20, MaxIdleConns: 20}},
 		SigningKey: SigningKey{Validity: Duration(24 * time.Hour)},
 		Login: Login{
 			AccessTokenLifetime: Duration(5 * time.Minute),

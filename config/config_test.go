@@ -111,6 +111,7 @@ func TestLoadErrorsNameTheKeyPath(t *testing.T) {
 		{"no pending uploads", "", []string{"WARBLER_MEDIA__MAX_PENDING_UPLOADS=0"}, "media.max_pending_uploads: must be at least 1"},
 		{"bad preview cidr", "media:\n  url_preview:\n    allowed_networks: [localhost]\n", nil, "media.url_preview.allowed_networks[0]"},
 		{"zero create burst", "media:\n  create_rate_limit:\n    burst: 0\n", nil, "media.create_rate_limit.burst: must be at least 1"},
+		{"pprof on the public listener", "metrics:\n  pprof: true\n", nil, "metrics.pprof: needs metrics.enabled and a separate metrics.listen"},
 		{"not yaml", "listen: [\n", nil, "config: yaml"},
 	}
 	for _, tc := range cases {

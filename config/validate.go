@@ -159,6 +159,9 @@ func (c *Config) validateListeners(bad reporter) {
 	if c.Listen.Federation != "" && !validHostPort(c.Listen.Federation) {
 		bad("listen.federation", "must be host:port, got %q", c.Listen.Federation)
 	}
+	if c.Metrics.Pprof && (!c.Metrics.Enabled || c.Metrics.Listen == "") {
+		bad("metrics.pprof", "needs metrics.enabled and a separate metrics.listen")
+	}
 	if c.Metrics.Listen != "" && !validHostPort(c.Metrics.Listen) {
 		bad("metrics.listen", "must be host:port, got %q", c.Metrics.Listen)
 	}

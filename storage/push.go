@@ -21,6 +21,21 @@ type PushAction struct {
 	Read      bool
 }
 
+// PushMark marks a user's actions in a room read up to a stream position
+// (see MarkPushActionsRead).
+type PushMark struct {
+	UserID, RoomID string
+	ThreadID       string // "" = every thread
+	UpTo           int64
+}
+
+// PushWrite is one write of WritePush: an action to add, or a mark.
+// Exactly one of the two is set.
+type PushWrite struct {
+	Action *PushAction
+	Mark   *PushMark
+}
+
 // UnreadCount is a user's unread notifications in one thread of a room.
 type UnreadCount struct {
 	RoomID    string
@@ -53,6 +68,9 @@ type PushStore interface {
 	// position at or below upTo as read: in thread threadID only, or in
 	// every thread when threadID is "".
 	MarkPushActionsRead(ctx context.Context, userID, roomID, threadID string, upTo int64) error
+	// WritePush applies writes in order, in one transaction: what
+	// AddPushActions and MarkPushActionsRead would do one call each.
+	WritePush(ctx context.Context, writes []PushWrite) error
 	// UnreadCounts sums the user's unread actions per room and thread.
 	UnreadCounts(ctx context.Context, userID string) ([]UnreadCount, error)
 	// PushActions lists the user's actions, newest first, below the stream

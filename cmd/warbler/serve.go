@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -249,7 +250,7 @@ func startListeners(cfg config.Config, handler http.Handler, reg *prometheus.Reg
 		wanted = append(wanted, listener{"federation", cfg.Listen.Federation, handler, true})
 	}
 	if cfg.Metrics.Enabled && cfg.Metrics.Listen != "" {
-		wanted = append(wanted, listener{"metrics", cfg.Metrics.Listen, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), false})
+		wanted = append(wanted, listener{"metrics", cfg.Metrics.Listen, metricsHandler(cfg.Metrics, reg), false})
 	}
 	var servers []*http.Server
 	var listeners []net.Listener
@@ -272,6 +273,23 @@ func startListeners(cfg config.Config, handler http.Handler, reg *prometheus.Reg
 		go serveOn(srv, listeners[i], wanted[i].name)
 	}
 	return servers, nil
+}
+
+// metricsHandler serves the separate metrics listener: Prometheus, and
+// the profiler if asked for.
+func metricsHandler(cfg config.Metrics, reg *prometheus.Registry) http.Handler {
+	prom := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if !cfg.Pprof {
+		return prom
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", prom)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func newHTTPServer(h http.Handler) *http.Server {

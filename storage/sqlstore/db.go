@@ -35,6 +35,9 @@ type DB struct {
 	// group runs the room writes (the hot, concurrent ones) with group
 	// commit on SQLite; nil on PostgreSQL. See roomWriteTx.
 	group *groupCommitter
+	// stream tracks the events stream positions in flight on
+	// PostgreSQL; nil on SQLite. See stream.go.
+	stream *streamTracker
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,6 +74,12 @@ func (db *DB) open(ctx context.Context, migrations fs.FS) error {
 	}
 	if err := migrate(ctx, db.writer.DB, db.dialect, migrations); err != nil {
 		return err
+	}
+	if db.dialect.Name == Postgres.Name {
+		var err error
+		if db.stream, err = openStreamTracker(ctx, db.writer); err != nil {
+			return err
+		}
 	}
 	return db.prepareHot(ctx)
 }

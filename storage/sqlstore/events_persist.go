@@ -51,7 +51,7 @@ const (
 type persister struct {
 	db      *DB
 	rs      *roomsState
-	tx      *sql.Tx
+	tx      *cachedTx
 	st      *stateWriter
 	room    int64
 	roomID  string
@@ -66,8 +66,8 @@ type persister struct {
 	// taken on first use.
 	nNormal, nBack int
 	haveStream     bool
-	streamNext     int64
-	streamLast     int64
+	taken          []int64 // the events stream positions taken, ascending
+	streamNext     int     // index in taken of the next to hand out
 	haveBack       bool
 	backNext       int64
 	backCeil       int64 // backfilled topo depths are at most this
@@ -78,7 +78,7 @@ type persister struct {
 
 func (db *DB) newPersister(rs *roomsState, tx *sql.Tx, roomID string) *persister {
 	return &persister{
-		db: db, rs: rs, tx: tx, st: newStateWriter(db, rs, tx), roomID: roomID,
+		db: db, rs: rs, tx: db.newCachedTx(tx), st: newStateWriter(db, rs, tx), roomID: roomID,
 		pendingTypes: map[string]int64{}, pendingKeys: map[string]int64{},
 		events: map[string]*txEvent{}, stmts: map[*sql.Stmt]*sql.Stmt{},
 	}
@@ -100,7 +100,7 @@ func (p *persister) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
 	if ts, ok := p.stmts[s]; ok {
 		return ts
 	}
-	ts := p.tx.StmtContext(ctx, s)
+	ts := p.tx.Tx.StmtContext(ctx, s)
 	p.stmts[s] = ts
 	return ts
 }
@@ -134,6 +134,9 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 		positions, err = p.persist(ctx, batch, update)
 		return err
 	})
+	if p != nil {
+		db.finishStream(p.taken, err == nil)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -258,10 +261,10 @@ func (p *persister) assignNames(ctx context.Context, batch []storage.NewEvent, u
 		addRef(*update.SetCurrentState)
 	}
 	var err error
-	if p.types, err = p.db.assignNIDs(ctx, p.tx, p.rs.types, typesTable, types, p.pendingTypes); err != nil {
+	if p.types, err = p.db.assignNIDs(ctx, p.tx.Tx, p.rs.types, typesTable, types, p.pendingTypes); err != nil {
 		return err
 	}
-	p.keys, err = p.db.assignNIDs(ctx, p.tx, p.rs.stateKeys, stateKeysTable, keys, p.pendingKeys)
+	p.keys, err = p.db.assignNIDs(ctx, p.tx.Tx, p.rs.stateKeys, stateKeysTable, keys, p.pendingKeys)
 	return err
 }
 
@@ -521,15 +524,32 @@ func (p *persister) takePosition(ctx context.Context, ev *storage.NewEvent) (int
 		return s, storage.TopoPos{Depth: depth, Stream: s}, nil
 	}
 	if !p.haveStream {
-		var last int64
-		if err := p.stmt(ctx, p.rs.stmts.takeStream).QueryRowContext(ctx, p.nNormal).Scan(&last); err != nil {
+		if err := p.takeStream(ctx); err != nil {
 			return 0, storage.TopoPos{}, fmt.Errorf("storage: take stream positions: %w", err)
 		}
-		p.streamNext, p.streamLast, p.haveStream = last-int64(p.nNormal)+1, last, true
 	}
-	s := p.streamNext
+	s := p.taken[p.streamNext]
 	p.streamNext++
 	return s, storage.TopoPos{Depth: ev.Depth, Stream: s}, nil
+}
+
+// takeStream takes the batch's events stream positions: from the tracker
+// on PostgreSQL, from the counter row (a prepared statement) on SQLite.
+func (p *persister) takeStream(ctx context.Context) error {
+	p.haveStream = true
+	if p.db.stream != nil {
+		var err error
+		p.taken, err = p.db.stream.take(ctx, p.tx, p.nNormal)
+		return err
+	}
+	var last int64
+	if err := p.stmt(ctx, p.rs.stmts.takeStream).QueryRowContext(ctx, p.nNormal).Scan(&last); err != nil {
+		return err
+	}
+	for i := range p.nNormal {
+		p.taken = append(p.taken, last-int64(p.nNormal-1-i))
+	}
+	return nil
 }
 
 // savedRef is a StateRef this transaction saved, and the snapshot it got.
@@ -634,6 +654,10 @@ func (p *persister) setForwardExtremities(ctx context.Context, ids []string) err
 			return fmt.Errorf("storage: forward extremity %s is an outlier or rejected", id)
 		}
 		nids = append(nids, te.nid)
+	}
+	if p.db.dialect.Name == Postgres.Name {
+		_, err := p.tx.ExecContext(ctx, qSetExtremities, p.room, int64Array(nids))
+		return err
 	}
 	if _, err := p.stmt(ctx, p.rs.stmts.clearExtrems).ExecContext(ctx, p.room); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // pool is a connection pool whose queries run as prepared statements,
@@ -15,8 +16,9 @@ import (
 // written against the pool reads the same.
 type pool struct {
 	*sql.DB
-	stmts sync.Map // rewritten query → *sql.Stmt
-	count atomic.Int32
+	stmts   sync.Map // rewritten query → *sql.Stmt
+	count   atomic.Int32
+	warming sync.Map // queries whose preparation was started (see warm)
 }
 
 // Bounds of the statement cache. Queries with many placeholders are
@@ -90,4 +92,87 @@ func (p *pool) closeStatements() error {
 	})
 	p.count.Store(0)
 	return first
+}
+
+// cachedTx is a transaction whose queries run as the pool's cached
+// prepared statements, bound to the transaction. On PostgreSQL an
+// unprepared query with arguments costs two round trips (parse, then
+// bind and execute), a prepared one one: the persist path's search-index
+// insert and stream-position query were two each per message.
+//
+// A statement not cached yet runs unprepared, and is prepared on the
+// pool in the background: preparing it here would wait for a second
+// connection while holding one, which on SQLite's single writer
+// connection (or a PostgreSQL pool full of transactions) never comes.
+// On SQLite (pool nil) every query runs as given: it has no round trips.
+type cachedTx struct {
+	*sql.Tx
+	pool  *pool
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+func (db *DB) newCachedTx(tx *sql.Tx) *cachedTx {
+	t := &cachedTx{Tx: tx, bound: map[*sql.Stmt]*sql.Stmt{}}
+	if db.dialect.Name == Postgres.Name {
+		t.pool = db.writer
+	}
+	return t
+}
+
+// cached returns query's statement bound to the transaction, or nil.
+func (t *cachedTx) cached(ctx context.Context, query string) *sql.Stmt {
+	if t.pool == nil {
+		return nil
+	}
+	v, ok := t.pool.stmts.Load(query)
+	if !ok {
+		t.pool.warm(query)
+		return nil
+	}
+	s := v.(*sql.Stmt)
+	if ts, ok := t.bound[s]; ok {
+		return ts
+	}
+	ts := t.Tx.StmtContext(ctx, s)
+	t.bound[s] = ts
+	return ts
+}
+
+// warm prepares query on the pool in the background, once.
+func (p *pool) warm(query string) {
+	if _, busy := p.warming.LoadOrStore(query, true); busy {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), warmTimeout)
+		defer cancel()
+		p.stmt(ctx, query)
+	}()
+}
+
+// warmTimeout bounds a background preparation.
+const warmTimeout = 30 * time.Second
+
+// ExecContext runs query as a cached prepared statement where it can.
+func (t *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := t.cached(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs query as a cached prepared statement where it can.
+func (t *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := t.cached(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs query as a cached prepared statement where it can.
+func (t *cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := t.cached(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, query, args...)
 }

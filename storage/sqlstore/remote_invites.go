@@ -26,14 +26,18 @@ const (
 // sees the position also sees the invite.
 func (db *DB) AddRemoteInvite(ctx context.Context, inv storage.RemoteInvite) (int64, error) {
 	var pos int64
+	var taken []int64
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, db.q(qTakeStream), 1).Scan(&pos); err != nil {
+		var err error
+		if taken, err = db.takeStream(ctx, tx, 1); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, db.q(qUpsertRemoteInvite), inv.RoomID, inv.UserID, inv.EventID,
+		pos = taken[0]
+		_, err = tx.ExecContext(ctx, db.q(qUpsertRemoteInvite), inv.RoomID, inv.UserID, inv.EventID,
 			inv.RoomVersion, inv.Sender, inv.Event, inv.InviteState, pos)
 		return err
 	})
+	db.finishStream(taken, err == nil)
 	return pos, err
 }
 
@@ -66,16 +70,20 @@ func (db *DB) RemoteInvitesForUser(ctx context.Context, userID string, since int
 // RejectRemoteInvite implements storage.RemoteInviteStore.
 func (db *DB) RejectRemoteInvite(ctx context.Context, roomID, userID string, leave []byte) (int64, error) {
 	var pos int64
+	var taken []int64
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, db.q(qTakeStream), 1).Scan(&pos); err != nil {
+		var err error
+		if taken, err = db.takeStream(ctx, tx, 1); err != nil {
 			return err
 		}
+		pos = taken[0]
 		res, err := tx.ExecContext(ctx, db.q(qRejectRemoteInvite), roomID, userID, leave, pos)
 		if err != nil {
 			return err
 		}
 		return ifNoRows(res, storage.ErrNotFound)
 	})
+	db.finishStream(taken, err == nil)
 	return pos, err
 }
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,12 +21,23 @@ const qCreateRoom = `INSERT INTO rooms (room_id, room_version, created_stream)
 	SELECT $1, $2, position FROM stream_positions WHERE stream = 'events'
 	ON CONFLICT DO NOTHING`
 
+// qCreateRoomAt is qCreateRoom with the position given: on PostgreSQL
+// the visible end of the stream comes from the tracker (stream.go).
+const qCreateRoomAt = `INSERT INTO rooms (room_id, room_version, created_stream) VALUES ($1, $2, $3)
+	ON CONFLICT DO NOTHING`
+
 // CreateRoom implements storage.RoomStore.
 func (db *DB) CreateRoom(ctx context.Context, roomID, version string) error {
 	if roomID == "" || version == "" {
 		return errors.New("storage: CreateRoom needs a room ID and a room version")
 	}
-	res, err := db.writer.ExecContext(ctx, db.q(qCreateRoom), roomID, version)
+	var res sql.Result
+	var err error
+	if db.stream != nil {
+		res, err = db.writer.ExecContext(ctx, db.q(qCreateRoomAt), roomID, version, db.stream.visible())
+	} else {
+		res, err = db.writer.ExecContext(ctx, db.q(qCreateRoom), roomID, version)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,6 +145,9 @@ func (db *DB) MaxStreamPosition(ctx context.Context) (int64, error) {
 	rs, err := db.roomsFor(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if db.stream != nil {
+		return db.stream.visible(), nil
 	}
 	var pos int64
 	if err := rs.stmts.maxStream.QueryRowContext(ctx).Scan(&pos); err != nil {

@@ -48,3 +48,15 @@ func BenchmarkStateSnapshot(b *testing.B) {
 		b.Run(e.name, func(b *testing.B) { storagetest.BenchmarkStateSnapshot(b, e.open(b)) })
 	}
 }
+
+func BenchmarkPersistMessageParallel(b *testing.B) {
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) { storagetest.BenchmarkPersistMessageParallel(b, e.open(b)) })
+	}
+}
+
+func BenchmarkAddPushActions(b *testing.B) {
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) { storagetest.BenchmarkAddPushActions(b, e.open(b)) })
+	}
+}

@@ -17,10 +17,10 @@ const (
 	qLockRoom = `SELECT room_nid, current_snapshot FROM rooms WHERE room_id = $1`
 
 	// qTakeStream hands out the next n events stream positions and
-	// returns the last. The row lock it takes is held until commit, so
-	// no transaction can take later positions and commit first: stream
-	// order is commit order, and a reader that sees position N sees
-	// everything up to N.
+	// returns the last (SQLite; PostgreSQL uses a sequence, stream.go).
+	// The row lock it takes is held until commit, so no transaction can
+	// take later positions and commit first: stream order is commit
+	// order, and a reader that sees position N sees everything up to N.
 	qTakeStream = `UPDATE stream_positions SET position = position + $1 WHERE stream = 'events' RETURNING position`
 	// qTakeBackfill hands out n positions below every earlier one and
 	// returns the lowest.
@@ -43,6 +43,11 @@ const (
 
 	qClearExtremities = `DELETE FROM forward_extremities WHERE room_nid = $1`
 	qAddExtremity     = `INSERT INTO forward_extremities (room_nid, event_nid) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	// qSetExtremities replaces a room's forward extremities with the
+	// array $2 in one round trip (PostgreSQL): the DELETE spares the rows
+	// that stay, so the INSERT's ON CONFLICT skips exactly those.
+	qSetExtremities = `WITH gone AS (DELETE FROM forward_extremities WHERE room_nid = $1 AND event_nid <> ALL($2::bigint[]))
+	INSERT INTO forward_extremities (room_nid, event_nid) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`
 
 	// qSelectEvents reads StoredEvents; scanEvent reads its rows.
 	qSelectEvents = `SELECT e.event_id, r.room_id, t.type, sk.state_key, e.sender, e.depth, e.origin_server_ts,
@@ -142,18 +147,23 @@ func (db *DB) seqParams(first, n int) string {
 // values.
 func (db *DB) inInt64s(col string, first int, vals []int64) (string, []any) {
 	if db.dialect.Name == Postgres.Name {
-		b := make([]byte, 0, len(vals)*8+2)
-		b = append(b, '{')
-		for i, v := range vals {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, v, 10)
-		}
-		b = append(b, '}')
-		return col + " = ANY($" + strconv.Itoa(first) + "::bigint[])", []any{string(b)}
+		return col + " = ANY($" + strconv.Itoa(first) + "::bigint[])", []any{int64Array(vals)}
 	}
 	return col + " IN (" + db.seqParams(first, len(vals)) + ")", anySlice(vals)
+}
+
+// int64Array is vals in PostgreSQL's array syntax, for a bigint[]
+// parameter.
+func int64Array(vals []int64) string {
+	b := make([]byte, 0, len(vals)*8+2)
+	b = append(b, '{')
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, v, 10)
+	}
+	return string(append(b, '}'))
 }
 
 // inStrings is inInt64s for strings. In PostgreSQL's array syntax each

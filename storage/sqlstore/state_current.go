@@ -276,11 +276,9 @@ func (p *persister) memberValues(ctx context.Context, nids []int64) (map[int64]m
 // took, or else the latest committed one.
 func (p *persister) changePosition(ctx context.Context) (int64, error) {
 	if p.haveStream {
-		return p.streamLast, nil
+		return p.taken[len(p.taken)-1], nil
 	}
-	var pos int64
-	err := p.tx.QueryRowContext(ctx, p.db.q(qMaxStream)).Scan(&pos)
-	return pos, err
+	return p.db.visibleStream(ctx, p.tx)
 }
 
 func (p *persister) writeJoinedServers(ctx context.Context, servers map[string]int64) error {

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/warbler-im/warbler/storage"
@@ -11,6 +12,8 @@ var pushTests = []struct {
 	run  func(t *testing.T, open Opener)
 }{
 	{"PushActions", testPushActions},
+	{"WritePush", testWritePush},
+	{"WritePushManyRows", testWritePushManyRows},
 	{"Pushers", testPushers},
 }
 
@@ -53,6 +56,54 @@ func testPushActions(t *testing.T, open Opener) {
 	if hl, _ := db.PushActions(ctx, "@a:x", 0, 10, true); len(hl) != 1 || hl[0].StreamPos != 2 {
 		t.Errorf("highlights: %+v", hl)
 	}
+}
+
+// testWritePush: actions and marks apply in the order given, so an
+// action after a mark stays unread and one before it is marked; a write
+// holding neither or both is refused and nothing is written.
+func testWritePush(t *testing.T, open Opener) {
+	db := openDB(t, open)
+	ctx := t.Context()
+	act := func(pos int64, thread string) storage.PushWrite {
+		return storage.PushWrite{Action: &storage.PushAction{UserID: "@a:x", RoomID: "!r:x", EventID: fmt.Sprintf("$e%d", pos),
+			StreamPos: pos, ThreadID: thread, TS: pos, Actions: []byte(`["notify"]`)}}
+	}
+	mark := func(upTo int64, thread string) storage.PushWrite {
+		return storage.PushWrite{Mark: &storage.PushMark{UserID: "@a:x", RoomID: "!r:x", ThreadID: thread, UpTo: upTo}}
+	}
+	bad := [][]storage.PushWrite{
+		{act(1, "main"), {}},
+		{{Action: act(1, "main").Action, Mark: mark(1, "").Mark}},
+	}
+	for i, writes := range bad {
+		if err := db.WritePush(ctx, writes); err == nil {
+			t.Errorf("bad writes %d accepted", i)
+		}
+	}
+	wantUnread(t, db, "@a:x", map[string][2]int{})
+	mustOK(t, db.WritePush(ctx, nil))
+	mustOK(t, db.WritePush(ctx, []storage.PushWrite{
+		act(1, "main"), act(2, "$t"), mark(2, ""), act(3, "main"), act(1, "main"), act(4, "$t"), mark(4, "$t"), act(5, "main"),
+	}))
+	wantUnread(t, db, "@a:x", map[string][2]int{"!r:x main": {2, 0}})
+	list, err := db.PushActions(ctx, "@a:x", 0, 10, false)
+	if err != nil || len(list) != 5 {
+		t.Fatalf("list %+v %v", list, err)
+	}
+}
+
+// testWritePushManyRows: a run longer than one multi-row statement holds
+// is written whole.
+func testWritePushManyRows(t *testing.T, open Opener) {
+	db := openDB(t, open)
+	const n = 1000
+	writes := make([]storage.PushWrite, n)
+	for i := range writes {
+		writes[i].Action = &storage.PushAction{UserID: "@a:x", RoomID: "!r:x", EventID: fmt.Sprintf("$e%d", i),
+			StreamPos: int64(i + 1), ThreadID: "main", TS: 1, Highlight: i%10 == 0, Actions: []byte(`[]`)}
+	}
+	mustOK(t, db.WritePush(t.Context(), writes))
+	wantUnread(t, db, "@a:x", map[string][2]int{"!r:x main": {n, n / 10}})
 }
 
 func wantUnread(t *testing.T, db storage.Database, user string, want map[string][2]int) {

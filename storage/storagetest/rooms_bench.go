@@ -2,6 +2,8 @@ package storagetest
 
 import (
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/warbler-im/warbler/storage"
@@ -95,4 +97,52 @@ func BenchmarkStateSnapshot(b *testing.B, db storage.Database) {
 			i += 7
 		}
 	})
+}
+
+// BenchmarkPersistMessageParallel measures PersistEvents of messages sent
+// into eight rooms at once, one writer per room as the roomserver runs
+// them: what a busy server does, and where writers of different rooms
+// may queue behind one another's commits.
+func BenchmarkPersistMessageParallel(b *testing.B, db storage.Database) {
+	const parallelism = 4
+	writers := parallelism * runtime.GOMAXPROCS(0)
+	rooms := make([]*testRoom, writers)
+	for i := range rooms {
+		rooms[i] = fillRoom(b, db, fmt.Sprintf("par%d", i), 50)
+	}
+	ctx := b.Context()
+	sender := userID("m00001", "s1.example")
+	var next atomic.Int32
+	b.SetParallelism(parallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rooms[next.Add(1)-1]
+		for pb.Next() {
+			ev := r.event("m.room.message", nil, sender, `{"msgtype":"m.text","body":"hello, room"}`)
+			_, err := db.PersistEvents(ctx, r.id, []storage.NewEvent{ev}, storage.RoomUpdate{ForwardExtremities: []string{ev.EventID}})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			r.depth, r.extrems = ev.Depth, []string{ev.EventID}
+		}
+	})
+}
+
+// BenchmarkAddPushActions measures storing the push actions of one
+// message in a room of 50 local members: 49 rows.
+func BenchmarkAddPushActions(b *testing.B, db storage.Database) {
+	ctx := b.Context()
+	actions := make([]storage.PushAction, 49)
+	var pos int64
+	for b.Loop() {
+		pos++
+		for i := range actions {
+			actions[i] = storage.PushAction{UserID: fmt.Sprintf("@u%02d:x", i), RoomID: "!r:x", EventID: fmt.Sprintf("$e%d", pos),
+				StreamPos: pos, ThreadID: "main", TS: pos, Actions: []byte(`["notify"]`)}
+		}
+		if err := db.AddPushActions(ctx, actions); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

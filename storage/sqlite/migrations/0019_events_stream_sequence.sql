@@ -1,0 +1,1 @@
+-- 0019: nothing for SQLite (see the PostgreSQL file: the events stream sequence).
