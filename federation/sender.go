@@ -87,6 +87,11 @@ type Sender struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// queueCtx outlives ctx by up to stopQueueTimeout: the events handed
+	// over before Stop are committed, so queueing them must not be cut off
+	// with the deliveries.
+	queueCtx    context.Context
+	queueCancel context.CancelFunc
 
 	mu    sync.Mutex
 	dests map[string]*destination
@@ -130,6 +135,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 func (s *Sender) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.queueCtx, s.queueCancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, d := range s.dests { // queued to before the start
 		s.wg.Add(1)
 		go s.run(d)
@@ -158,6 +164,10 @@ func (s *Sender) Start(ctx context.Context) error {
 func (s *Sender) Stop() {
 	if s.cancel != nil {
 		s.cancel()
+	}
+	if s.queueCancel != nil {
+		defer s.queueCancel()
+		defer time.AfterFunc(stopQueueTimeout, s.queueCancel).Stop()
 	}
 	s.wg.Wait()
 }
@@ -204,25 +214,42 @@ func (s *Sender) sendsOut(ev roomserver.PersistedEvent) bool {
 
 func (s *Sender) runIntake() {
 	defer s.wg.Done()
+	queueCtx := s.queueCtx
+	if queueCtx == nil { // started by hand in a test
+		queueCtx = s.ctx
+	}
 	for {
 		select {
 		case <-s.ctx.Done():
+			// Queue what was handed over since the last intake: those
+			// events are committed (requests finishing during shutdown
+			// add more), and queued rows are all the next run knows to
+			// send.
+			s.queueEvents(queueCtx, s.takeIntake())
 			return
 		case <-s.intakeNew:
 		}
-		s.intakeMu.Lock()
-		batch := s.intake
-		s.intake = nil
-		s.intakeMu.Unlock()
-		s.queueEvents(batch)
+		s.queueEvents(queueCtx, s.takeIntake())
 	}
 }
+
+func (s *Sender) takeIntake() []roomserver.PersistedEvent {
+	s.intakeMu.Lock()
+	defer s.intakeMu.Unlock()
+	batch := s.intake
+	s.intake = nil
+	return batch
+}
+
+// stopQueueTimeout bounds how long a stopping sender keeps trying to queue
+// what it was handed last.
+const stopQueueTimeout = 10 * time.Second
 
 // queueEvents queues each event for every server joined to its room
 // (after it) and, for a kick or ban, the target's server, which the event
 // removed. Everything the intake took at once is stored in one write; if
 // that fails it is retried, so no event is lost while the process runs.
-func (s *Sender) queueEvents(batch []roomserver.PersistedEvent) {
+func (s *Sender) queueEvents(ctx context.Context, batch []roomserver.PersistedEvent) {
 	joined := map[string][]string{}
 	now := s.cfg.Now().UnixMilli()
 	var items []storage.FederationQueueItem
@@ -232,7 +259,7 @@ func (s *Sender) queueEvents(batch []roomserver.PersistedEvent) {
 		servers, ok := joined[ev.RoomID()]
 		if !ok {
 			var err error
-			if servers, err = s.cfg.Rooms.JoinedServers(s.ctx, ev.RoomID()); err != nil {
+			if servers, err = s.cfg.Rooms.JoinedServers(ctx, ev.RoomID()); err != nil {
 				s.log.Error("federation sender: joined servers; event not sent", "room", ev.RoomID(), "event_id", ev.EventID(), "err", err)
 				continue
 			}
@@ -250,13 +277,13 @@ func (s *Sender) queueEvents(batch []roomserver.PersistedEvent) {
 		}
 	}
 	for {
-		err := s.enqueue(s.ctx, items, s.otherServers(dests))
+		err := s.enqueue(ctx, items, s.otherServers(dests))
 		if err == nil {
 			return
 		}
 		s.log.Error("federation sender: queueing events; retrying", "events", len(batch), "err", err)
 		select {
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-time.After(time.Second):
 		}

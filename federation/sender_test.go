@@ -471,3 +471,37 @@ func TestSenderForwardToRoom(t *testing.T) {
 		}
 	}
 }
+
+// TestSenderStopQueuesWhatItWasHanded: events the roomserver handed over
+// just before the sender stopped (requests still finishing while the server
+// shuts down) are queued before Stop returns, so the next run sends them.
+func TestSenderStopQueuesWhatItWasHanded(t *testing.T) {
+	db := openSenderDB(t, filepath.Join(t.TempDir(), "s.db"))
+	defer db.Close()
+	rooms := newFakeRooms()
+	rooms.joined["!room:us.test"] = []string{"a.test", "us.test"}
+	s := newTestSender(t, newFakeNet(t), db, rooms, func(c *SenderConfig) {
+		c.Backoff = func(int) time.Duration { return time.Hour }
+	})
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 20 {
+		ev := rooms.message(t, "!room:us.test", i)
+		want = append(want, ev.EventID())
+		s.OnNewEvents("!room:us.test", []roomserver.PersistedEvent{{Event: ev, Origin: roomserver.OriginLocal, Kind: roomserver.KindLive}})
+	}
+	s.Stop()
+	items, err := db.PendingFederation(context.Background(), "a.test", 50, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, it.EventID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("queued after Stop: %d events, want all %d in order", len(got), len(want))
+	}
+}

@@ -104,7 +104,10 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	// One decision seam for every path on which data leaves; it allows
 	// everything until residency policies exist.
 	var decider policy.Decider = policy.AllowAll{}
-	sender, inbound, err := fed.StartTransactions(ctx, federation.TransactionsConfig{
+	// The sender outlives the signal: requests still finishing while the
+	// listeners shut down commit events it must queue. The deferred Stop
+	// (after shutdown returns) ends it.
+	sender, inbound, err := fed.StartTransactions(context.WithoutCancel(ctx), federation.TransactionsConfig{
 		ServerName: cfg.ServerName, Store: db, Rooms: rooms, Policy: decider,
 		Backoff: federation.BackoffSchedule(cfg.Federation.RetryBackoffBase.Std(), cfg.Federation.RetryBackoffMax.Std()),
 	})
