@@ -356,20 +356,12 @@ func (s *Sender) enqueue(ctx context.Context, items []storage.FederationQueueIte
 	if err := s.cfg.Store.EnqueueFederation(ctx, items); err != nil {
 		return err
 	}
-	// Queues left by the last run go out now: backoff does not survive a
-	// restart.
 	for _, d := range dests {
 		s.destination(d).poke()
-	}
-	if s.cfg.Announce {
-		s.wg.Add(1)
-		go s.announce(dests)
 	}
 	return nil
 }
 
-// otherServers returns the valid server names among names except this one,
-// without duplicates.
 // ForwardToRoom queues an event this server accepted as the resident of
 // a room (a join, leave or knock that came through send_join, send_leave
 // or send_knock) for the room's other joined servers: the sender sends
@@ -384,6 +376,8 @@ func (s *Sender) ForwardToRoom(ctx context.Context, roomID, eventID, origin stri
 	return s.SendPDUs(ctx, roomID, []string{eventID}, servers)
 }
 
+// otherServers returns the valid server names among names except this one,
+// without duplicates.
 func (s *Sender) otherServers(names []string) []string {
 	seen := make(map[string]bool, len(names))
 	var out []string

@@ -38,8 +38,8 @@ func TestSenderAnnouncesItsStart(t *testing.T) {
 		wantEmpty  int // empty transactions idle.test receives
 		wantQueued int // transactions busy.test receives
 	}{
-		{"announcing", true, 1, 1},
-		{"not announcing", false, 0, 1},
+		{"announcing", true, 1, 2},
+		{"not announcing", false, 0, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			idle, busy := &txnSink{}, &txnSink{}
@@ -69,6 +69,12 @@ func TestSenderAnnouncesItsStart(t *testing.T) {
 			if tc.announce {
 				waitFor(t, "the announcement", func() bool { idle.mu.Lock(); defer idle.mu.Unlock(); return len(idle.bodies) == 1 })
 			}
+			// Queueing later is no start: it announces nothing more.
+			later := rooms.message(t, "!room:us.test", 1)
+			if err := s.SendPDUs(t.Context(), later.RoomID(), []string{later.EventID()}, []string{"busy.test"}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the later PDU", func() bool { pdus, _ := busy.received(); return len(pdus) == 2 })
 			time.Sleep(100 * time.Millisecond) // nothing more may come
 			idle.mu.Lock()
 			if len(idle.bodies) != tc.wantEmpty {
@@ -82,7 +88,7 @@ func TestSenderAnnouncesItsStart(t *testing.T) {
 			idle.mu.Unlock()
 			busy.mu.Lock()
 			if len(busy.txnIDs) != tc.wantQueued {
-				t.Errorf("busy.test received %d transactions, want %d (its queue, no extra announcement)", len(busy.txnIDs), tc.wantQueued)
+				t.Errorf("busy.test received %d transactions, want %d (its queue and the later PDU, no announcement)", len(busy.txnIDs), tc.wantQueued)
 			}
 			busy.mu.Unlock()
 		})
