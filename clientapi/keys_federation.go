@@ -119,14 +119,7 @@ func (a *API) ClaimKeysForServer(ctx context.Context, claims map[string]map[stri
 	if err != nil {
 		return nil, err
 	}
-	keys := map[string]map[string]map[string]json.RawMessage{}
-	for _, c := range claimed {
-		if keys[c.UserID] == nil {
-			keys[c.UserID] = map[string]map[string]json.RawMessage{}
-		}
-		keys[c.UserID][c.DeviceID] = map[string]json.RawMessage{c.KeyID: c.KeyJSON}
-	}
-	return keys, nil
+	return claimedKeyMap(claimed), nil
 }
 
 // DevicesForServer lists a local user's devices that have keys, with the

@@ -308,13 +308,7 @@ func (a *API) claimKeys(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := map[string]map[string]map[string]json.RawMessage{}
-	for _, c := range claimed {
-		if keys[c.UserID] == nil {
-			keys[c.UserID] = map[string]map[string]json.RawMessage{}
-		}
-		keys[c.UserID][c.DeviceID] = map[string]json.RawMessage{c.KeyID: c.KeyJSON}
-	}
+	keys := claimedKeyMap(claimed)
 	failures := a.claimRemote(r.Context(), remote, keysTimeout(req.Timeout), keys)
 	return map[string]any{"one_time_keys": keys, "failures": failures}, nil
 }
@@ -368,4 +362,17 @@ func (a *API) keyChanges(r *http.Request) (any, error) {
 		}
 	}
 	return map[string][]string{"changed": changed, "left": left}, nil
+}
+
+// claimedKeyMap arranges claimed keys as /keys/claim answers them: user ID,
+// then device ID, then "algorithm:key ID".
+func claimedKeyMap(claimed []storage.ClaimedKey) map[string]map[string]map[string]json.RawMessage {
+	keys := map[string]map[string]map[string]json.RawMessage{}
+	for _, c := range claimed {
+		if keys[c.UserID] == nil {
+			keys[c.UserID] = map[string]map[string]json.RawMessage{}
+		}
+		keys[c.UserID][c.DeviceID] = map[string]json.RawMessage{c.KeyID: c.KeyJSON}
+	}
+	return keys
 }

@@ -51,29 +51,7 @@ func TestFederatedE2EEMessageExchange(t *testing.T) {
 
 		// /keys/query and /keys/claim for bob go from A to B; the olm
 		// message to bob's device goes as m.direct_to_device.
-		if err := alice.mach.ShareGroupSession(ctx, room, []id.UserID{alice.cli.UserID, bob.cli.UserID}); err != nil {
-			t.Fatalf("ShareGroupSession: %v", err)
-		}
-		encrypted, err := alice.mach.EncryptMegolmEvent(ctx, room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: "secret across servers"})
-		if err != nil {
-			t.Fatalf("EncryptMegolmEvent: %v", err)
-		}
-		if _, err := alice.cli.SendMessageEvent(ctx, room, event.EventEncrypted, encrypted); err != nil {
-			t.Fatalf("send: %v", err)
-		}
-		var body string
-		bob.syncUntil("bob decrypts alice's message", func() bool {
-			body = decryptFirst(t, bob, room)
-			return body != ""
-		})
-		if body != "secret across servers" {
-			t.Fatalf("decrypted %q", body)
-		}
-		bob.sync(0)
-		bob.sync(0)
-		if n := bob.toDevice[event.ToDeviceEncrypted.Type]; n != 1 {
-			t.Errorf("bob's device got %d m.room.encrypted to-device messages, want exactly 1", n)
-		}
+		exchangeEncrypted(t, alice, bob, room, "secret across servers")
 
 		checkDeviceListChange(t, b, alice, bob)
 		checkToDeviceOnce(t, alice, bob)

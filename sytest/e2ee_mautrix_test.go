@@ -127,31 +127,7 @@ func TestE2EEMessageExchange(t *testing.T) {
 		}
 
 		// /keys/query, /keys/claim and /sendToDevice (olm) happen here.
-		if err := alice.mach.ShareGroupSession(ctx, room, []id.UserID{alice.cli.UserID, bob.cli.UserID}); err != nil {
-			t.Fatalf("ShareGroupSession: %v", err)
-		}
-		encrypted, err := alice.mach.EncryptMegolmEvent(ctx, room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: "secret hello"})
-		if err != nil {
-			t.Fatalf("EncryptMegolmEvent: %v", err)
-		}
-		if _, err := alice.cli.SendMessageEvent(ctx, room, event.EventEncrypted, encrypted); err != nil {
-			t.Fatalf("send: %v", err)
-		}
-
-		var body string
-		bob.syncUntil("bob decrypts alice's message", func() bool {
-			body = decryptFirst(t, bob, room)
-			return body != ""
-		})
-		if body != "secret hello" {
-			t.Fatalf("decrypted %q", body)
-		}
-		// The room key came in one olm message, once, however often bob syncs.
-		bob.sync(0)
-		bob.sync(0)
-		if n := bob.toDevice[event.ToDeviceEncrypted.Type]; n != 1 {
-			t.Errorf("bob's device got %d m.room.encrypted to-device messages, want exactly 1", n)
-		}
+		exchangeEncrypted(t, alice, bob, room, "secret hello")
 
 		checkDeviceListChange(t, s, alice, bob)
 		checkToDeviceOnce(t, alice, bob)
@@ -160,6 +136,38 @@ func TestE2EEMessageExchange(t *testing.T) {
 
 // decryptFirst decrypts the first encrypted timeline event bob has, "" if
 // there is none yet or its key has not arrived.
+// exchangeEncrypted has alice share a megolm session with bob (key query,
+// one-time key claim, an olm to-device message), send text encrypted, and
+// bob decrypt it; the room key must reach bob's device once, however often
+// bob syncs.
+func exchangeEncrypted(t *testing.T, alice, bob *e2eeClient, room id.RoomID, text string) {
+	t.Helper()
+	ctx := t.Context()
+	if err := alice.mach.ShareGroupSession(ctx, room, []id.UserID{alice.cli.UserID, bob.cli.UserID}); err != nil {
+		t.Fatalf("ShareGroupSession: %v", err)
+	}
+	encrypted, err := alice.mach.EncryptMegolmEvent(ctx, room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: text})
+	if err != nil {
+		t.Fatalf("EncryptMegolmEvent: %v", err)
+	}
+	if _, err := alice.cli.SendMessageEvent(ctx, room, event.EventEncrypted, encrypted); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	var body string
+	bob.syncUntil("bob decrypts alice's message", func() bool {
+		body = decryptFirst(t, bob, room)
+		return body != ""
+	})
+	if body != text {
+		t.Fatalf("decrypted %q, want %q", body, text)
+	}
+	bob.sync(0)
+	bob.sync(0)
+	if n := bob.toDevice[event.ToDeviceEncrypted.Type]; n != 1 {
+		t.Errorf("bob's device got %d m.room.encrypted to-device messages, want exactly 1", n)
+	}
+}
+
 func decryptFirst(t *testing.T, c *e2eeClient, room id.RoomID) string {
 	for _, evt := range c.timeline {
 		if evt.Type != event.EventEncrypted {
