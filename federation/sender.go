@@ -145,6 +145,9 @@ func (s *Sender) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("federation sender: reading queues: %w", err)
 	}
+	if err := s.queueOutbox(s.ctx); err != nil {
+		return fmt.Errorf("federation sender: queueing the outbox: %w", err)
+	}
 	s.wg.Add(1)
 	go s.runIntake()
 	// Queues left by the last run go out now: backoff does not survive a
@@ -247,20 +250,25 @@ const stopQueueTimeout = 10 * time.Second
 
 // queueEvents queues each event for every server joined to its room
 // (after it) and, for a kick or ban, the target's server, which the event
-// removed. Everything the intake took at once is stored in one write; if
-// that fails it is retried, so no event is lost while the process runs.
+// removed. Everything the intake took at once is stored in one write,
+// which also takes the events out of the federation outbox; if that fails
+// it is retried, and an event whose room could not be read stays in the
+// outbox, so the next start queues it.
 func (s *Sender) queueEvents(ctx context.Context, batch []roomserver.PersistedEvent) {
+	if len(batch) == 0 {
+		return
+	}
 	joined := map[string][]string{}
 	now := s.cfg.Now().UnixMilli()
 	var items []storage.FederationQueueItem
-	var dests []string
+	var dests, done []string
 	for _, pe := range batch {
 		ev := pe.Event
 		servers, ok := joined[ev.RoomID()]
 		if !ok {
 			var err error
 			if servers, err = s.cfg.Rooms.JoinedServers(ctx, ev.RoomID()); err != nil {
-				s.log.Error("federation sender: joined servers; event not sent", "room", ev.RoomID(), "event_id", ev.EventID(), "err", err)
+				s.log.Error("federation sender: joined servers; event left in the outbox", "room", ev.RoomID(), "event_id", ev.EventID(), "err", err)
 				continue
 			}
 			joined[ev.RoomID()] = servers
@@ -275,10 +283,14 @@ func (s *Sender) queueEvents(ctx context.Context, batch []roomserver.PersistedEv
 			items = append(items, storage.FederationQueueItem{Destination: d, EventID: ev.EventID(), RoomID: ev.RoomID(), QueuedTS: now})
 			dests = append(dests, d)
 		}
+		done = append(done, ev.EventID())
 	}
 	for {
-		err := s.enqueue(ctx, items, s.otherServers(dests))
+		err := s.cfg.Store.QueueOutbound(ctx, items, done)
 		if err == nil {
+			for _, d := range s.otherServers(dests) {
+				s.destination(d).poke()
+			}
 			return
 		}
 		s.log.Error("federation sender: queueing events; retrying", "events", len(batch), "err", err)
@@ -288,6 +300,57 @@ func (s *Sender) queueEvents(ctx context.Context, batch []roomserver.PersistedEv
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// outboxPage bounds the events the start reads from the outbox at once,
+// maxOutboxPages the pages (an event whose room cannot be read stays, and
+// must not keep the start busy).
+const (
+	outboxPage     = 500
+	maxOutboxPages = 200
+)
+
+// queueOutbox queues the events a crash left in the federation outbox:
+// stored and acknowledged, never queued. It runs at the start, before the
+// intake, so the listener's events cannot be queued twice.
+func (s *Sender) queueOutbox(ctx context.Context) error {
+	for range maxOutboxPages {
+		ids, err := s.cfg.Store.FederationOutbox(ctx, outboxPage)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		infos, err := s.cfg.Rooms.Events(ctx, ids)
+		if err != nil {
+			return err
+		}
+		var batch []roomserver.PersistedEvent
+		var gone []string // not stored any more, or not to be sent
+		found := map[string]bool{}
+		for _, info := range infos {
+			pe := roomserver.PersistedEvent{Event: info.Event, Origin: roomserver.OriginLocal, Kind: roomserver.KindLive,
+				Rejected: info.Rejected, SoftFailed: info.SoftFailed}
+			found[info.Event.EventID()] = true
+			if info.Outlier || !s.sendsOut(pe) {
+				gone = append(gone, info.Event.EventID())
+				continue
+			}
+			batch = append(batch, pe)
+		}
+		for _, id := range ids {
+			if !found[id] {
+				gone = append(gone, id)
+			}
+		}
+		s.log.Info("federation sender: queueing events left unqueued by the last run", "events", len(batch))
+		if err := s.cfg.Store.QueueOutbound(ctx, nil, gone); err != nil {
+			return err
+		}
+		s.queueEvents(ctx, batch)
+		if len(ids) < outboxPage {
+			return nil
+		}
+	}
+	return nil
 }
 
 // SendPDUs queues stored events of roomID for the destinations (this

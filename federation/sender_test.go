@@ -505,3 +505,61 @@ func TestSenderStopQueuesWhatItWasHanded(t *testing.T) {
 		t.Errorf("queued after Stop: %d events, want all %d in order", len(got), len(want))
 	}
 }
+
+// outboxStore is a queue store whose federation outbox holds ids, as a
+// process that died between storing events and queueing them leaves it.
+type outboxStore struct {
+	storage.FederationQueueStore
+	mu  sync.Mutex
+	ids []string
+}
+
+func (o *outboxStore) FederationOutbox(_ context.Context, limit int) ([]string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.ids[:min(limit, len(o.ids))]), nil
+}
+
+func (o *outboxStore) QueueOutbound(ctx context.Context, items []storage.FederationQueueItem, outboxIDs []string) error {
+	if err := o.FederationQueueStore.QueueOutbound(ctx, items, outboxIDs); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ids = slices.DeleteFunc(o.ids, func(id string) bool { return slices.Contains(outboxIDs, id) })
+	return nil
+}
+
+// TestSenderQueuesTheOutboxAtStart: events a crash left stored but
+// unqueued are queued for the room's servers when the sender starts, in
+// order, and leave the outbox; one that is gone or not ours leaves it
+// without being sent.
+func TestSenderQueuesTheOutboxAtStart(t *testing.T) {
+	db := openSenderDB(t, filepath.Join(t.TempDir(), "s.db"))
+	defer db.Close()
+	rooms := newFakeRooms()
+	rooms.joined["!room:us.test"] = []string{"a.test", "us.test"}
+	first, second := rooms.message(t, "!room:us.test", 0), rooms.message(t, "!room:us.test", 1)
+	store := &outboxStore{FederationQueueStore: db, ids: []string{first.EventID(), "$gone", second.EventID()}}
+	s := newTestSender(t, newFakeNet(t), store, rooms, func(c *SenderConfig) {
+		c.Backoff = func(int) time.Duration { return time.Hour }
+	})
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	items, err := db.PendingFederation(t.Context(), "a.test", 50, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, it.EventID)
+	}
+	if want := []string{first.EventID(), second.EventID()}; !slices.Equal(got, want) {
+		t.Errorf("queued at start: %v, want %v", got, want)
+	}
+	if left, _ := store.FederationOutbox(t.Context(), 10); len(left) != 0 {
+		t.Errorf("outbox after the start: %v", left)
+	}
+}

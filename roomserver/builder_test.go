@@ -138,3 +138,23 @@ func TestBuiltEventsVerify(t *testing.T) {
 		t.Error("a v12 event cites the create event")
 	}
 }
+
+// TestLocalEventsAreOutbound: the events this server creates and the room
+// accepts are stored Outbound (the federation outbox records them in the
+// same transaction), each once; a refused one is not stored at all.
+func TestLocalEventsAreOutbound(t *testing.T) {
+	store := newMemStore()
+	rs := newServer(t, srvA, store)
+	roomID := createRoom(t, rs, "12", CreateRoomOptions{})
+	created := len(store.outbound)
+	if created == 0 {
+		t.Fatal("the room's creation events are not outbound")
+	}
+	id := send(t, rs, message(roomID, alice, "hi"))
+	if _, err := rs.SendEvent(t.Context(), message(roomID, "@mallory:a.test", "not a member")); err == nil {
+		t.Fatal("a non-member's message was accepted")
+	}
+	if got := store.outbound[created:]; !slices.Equal(got, []string{id}) {
+		t.Errorf("outbound after the message: %v, want only %s", got, id)
+	}
+}

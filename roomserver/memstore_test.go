@@ -26,7 +26,8 @@ type memStore struct {
 	backfill  int64
 
 	persistCalls int
-	failNext     error // the next PersistEvents fails with it
+	failNext     error    // the next PersistEvents fails with it
+	outbound     []string // committed events marked Outbound, in order
 }
 
 type memRoom struct {
@@ -155,6 +156,11 @@ func (s *memStore) PersistEvents(_ context.Context, roomID string, batch []stora
 		return nil, err
 	}
 	// Commit.
+	for _, ne := range batch {
+		if ne.Outbound {
+			s.outbound = append(s.outbound, ne.EventID)
+		}
+	}
 	maps.Copy(s.events, tx.events)
 	s.snapshots = append(s.snapshots, tx.snapshots...)
 	s.stream, s.backfill, r.current = tx.stream, tx.backfill, current

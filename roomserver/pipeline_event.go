@@ -146,7 +146,7 @@ func (r *batchRun) process(i int, in *InputEvent, p parsedInput) InputResult {
 		return res
 	}
 	res.Rejected, res.SoftFailed = v.rejected, v.softFailed
-	r.queue(i, p.pdu, in.Kind, v)
+	r.queue(i, p.pdu, in, v)
 	return res
 }
 
@@ -212,7 +212,8 @@ func (r *batchRun) authByAuthEvents(pdu *mxcore.PDU) (refusal, err error) {
 }
 
 // queue adds a judged event to the batch and moves the room forward.
-func (r *batchRun) queue(i int, pdu *mxcore.PDU, kind EventKind, v verdict) {
+func (r *batchRun) queue(i int, pdu *mxcore.PDU, in *InputEvent, v verdict) {
+	kind := in.Kind
 	m := &eventMeta{pdu: pdu, rejected: v.rejected, softFailed: v.softFailed, outlier: kind == KindOutlier}
 	ne := storage.NewEvent{
 		EventID: pdu.EventID(), Type: pdu.Type(), StateKey: pdu.StateKey(), Sender: pdu.Sender(),
@@ -220,6 +221,9 @@ func (r *batchRun) queue(i int, pdu *mxcore.PDU, kind EventKind, v verdict) {
 		PrevEventIDs: pdu.PrevEventIDs(), AuthEventIDs: pdu.AuthEventIDs(),
 		Outlier: kind == KindOutlier, Backfilled: kind == KindBackfilled,
 		SoftFailed: v.softFailed, Rejected: v.rejected,
+		// What this server creates and the room accepts goes to the
+		// room's other servers (the federation sender's rule).
+		Outbound: in.Origin == OriginLocal && kind == KindLive && v.rejected == "" && !v.softFailed,
 	}
 	if v.before != nil {
 		m.before.Store(v.before)

@@ -38,6 +38,14 @@ type FederationQueueStore interface {
 	// FederationDestinations lists, sorted, the destinations that have
 	// items queued.
 	FederationDestinations(ctx context.Context) ([]string, error)
+	// QueueOutbound appends items like EnqueueFederation and, in the same
+	// transaction, removes the events outboxIDs from the federation outbox
+	// (the Outbound events whose items these are; events with no other
+	// server to go to are removed with no items).
+	QueueOutbound(ctx context.Context, items []FederationQueueItem, outboxIDs []string) error
+	// FederationOutbox lists, oldest first, at most limit events still in
+	// the outbox: stored, but not yet queued when the last process ended.
+	FederationOutbox(ctx context.Context, limit int) ([]string, error)
 	// PeerServers lists, sorted, at most limit servers other than server
 	// that have joined members in a room where server has some too: the
 	// servers a restarting server tells it is back.

@@ -104,6 +104,11 @@ type NewEvent struct {
 	Rejected string
 	// StateBefore is the room state before the event; ignored for outliers.
 	StateBefore StateRef
+	// Outbound events were created here and must go to the room's other
+	// servers: the transaction that stores one also records it in the
+	// federation outbox (see FederationQueueStore.QueueOutbound), so a
+	// crash before it is queued cannot lose it.
+	Outbound bool
 }
 
 // RoomUpdate is what a PersistEvents call changes about the room besides

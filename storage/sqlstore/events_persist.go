@@ -398,6 +398,11 @@ func (p *persister) store(ctx context.Context, ev *storage.NewEvent, act persist
 		return pos, fmt.Errorf("storage: store event %s: %w", ev.EventID, err)
 	}
 	p.events[ev.EventID] = te
+	if ev.Outbound && !ev.Outlier && !ev.Backfilled {
+		if _, err := p.stmt(ctx, p.rs.stmts.insertOutbox).ExecContext(ctx, ev.EventID, pos.Stream); err != nil {
+			return pos, fmt.Errorf("storage: outbox %s: %w", ev.EventID, err)
+		}
+	}
 	p.addEdges(te.nid, 0, ev.PrevEventIDs)
 	p.addEdges(te.nid, 1, ev.AuthEventIDs)
 	return pos, nil

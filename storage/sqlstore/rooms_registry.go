@@ -73,7 +73,7 @@ func (rs *roomsState) closeStatements() error {
 	}
 	s := rs.stmts
 	rs.stmts = nil
-	all := []*sql.Stmt{s.lockRoom, s.takeStream, s.eventByID, s.insertEvent, s.clearExtrems, s.addExtrem,
+	all := []*sql.Stmt{s.lockRoom, s.takeStream, s.eventByID, s.insertEvent, s.insertOutbox, s.clearExtrems, s.addExtrem,
 		s.snapshotMeta, s.readEvent, s.readSnapshot, s.eventIDByNID, s.maxStream}
 	all = append(all, s.insertEdges[1:]...)
 	var errs []error
@@ -101,6 +101,7 @@ type roomStmts struct {
 	takeStream   *sql.Stmt
 	eventByID    *sql.Stmt
 	insertEvent  *sql.Stmt
+	insertOutbox *sql.Stmt
 	clearExtrems *sql.Stmt
 	addExtrem    *sql.Stmt
 	snapshotMeta *sql.Stmt
@@ -139,6 +140,7 @@ func (rs *roomsState) prepare(ctx context.Context, db *DB) error {
 		takeStream:   prep(db.writer, qTakeStream),
 		eventByID:    prep(db.writer, qEventByID),
 		insertEvent:  prep(db.writer, qInsertEvent),
+		insertOutbox: prep(db.writer, qInsertOutbox),
 		clearExtrems: prep(db.writer, qClearExtremities),
 		addExtrem:    prep(db.writer, qAddExtremity),
 		snapshotMeta: prep(db.writer, qSnapshotMeta),

@@ -16,6 +16,7 @@ var federationQueueTests = []struct {
 	{"FederationQueue", testFederationQueue},
 	{"FederationQueueLimits", testFederationQueueLimits},
 	{"InboundTxns", testInboundTxns},
+	{"FederationOutbox", testFederationOutbox},
 }
 
 // testFederationQueue queues PDUs and EDUs for two destinations, acknowledges
@@ -171,4 +172,49 @@ func wantQueue(t *testing.T, got []storage.FederationQueueItem, want ...string) 
 		names[i] = it.EventID + it.EDUType
 	}
 	wantEqual(t, "queue", names, want)
+}
+
+// testFederationOutbox: an Outbound event is in the outbox from the
+// transaction that stores it until QueueOutbound takes it out together
+// with its queue items; the outbox survives a reopen (a crash between
+// storing and queueing) and lists the oldest first; other events never
+// enter it.
+func testFederationOutbox(t *testing.T, open Opener) {
+	db := openDB(t, open)
+	ctx := t.Context()
+	room := newTestRoom(t, db, "outbox", "@alice:example.org")
+	outbound := func(body string) storage.NewEvent {
+		ev := room.event("m.room.message", nil, "@alice:example.org", fmt.Sprintf(`{"msgtype":"m.text","body":%q}`, body))
+		ev.Outbound = true
+		room.apply(ev)
+		return ev
+	}
+	first, second := outbound("one"), outbound("two")
+	room.message("@bob:remote.example", "not ours")
+	third := outbound("three")
+
+	ids, err := db.FederationOutbox(ctx, 10)
+	noErr(t, "FederationOutbox", err)
+	wantEqual(t, "outbox", ids, []string{first.EventID, second.EventID, third.EventID})
+	ids, err = db.FederationOutbox(ctx, 2)
+	noErr(t, "FederationOutbox with a limit", err)
+	wantEqual(t, "outbox, oldest two", ids, []string{first.EventID, second.EventID})
+
+	item := storage.FederationQueueItem{Destination: "remote.example", EventID: second.EventID, RoomID: room.id, QueuedTS: baseTS}
+	noErr(t, "QueueOutbound", db.QueueOutbound(ctx, []storage.FederationQueueItem{item}, []string{first.EventID, second.EventID}))
+	noErr(t, "Close", db.Close())
+	db = openDB(t, open)
+	ids, err = db.FederationOutbox(ctx, 10)
+	noErr(t, "FederationOutbox after reopening", err)
+	wantEqual(t, "outbox after queueing two", ids, []string{third.EventID})
+	pending, err := db.PendingFederation(ctx, "remote.example", 50, 100)
+	noErr(t, "PendingFederation", err)
+	if len(pending) != 1 || pending[0].EventID != second.EventID {
+		t.Errorf("queued with the outbox removal: %+v", pending)
+	}
+	noErr(t, "QueueOutbound of nothing", db.QueueOutbound(ctx, nil, nil))
+	noErr(t, "QueueOutbound of an event not in the outbox", db.QueueOutbound(ctx, nil, []string{"$unknown", third.EventID}))
+	ids, err = db.FederationOutbox(ctx, 10)
+	noErr(t, "FederationOutbox at the end", err)
+	wantEqual(t, "outbox at the end", ids, []string{})
 }
