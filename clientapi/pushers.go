@@ -11,8 +11,8 @@ import (
 	"github.com/warbler-im/warbler/storage"
 )
 
-// Pushers (pusher.yaml) are stored and listed. Delivering notifications
-// to push gateways is not done yet.
+// Pushers (pusher.yaml) are stored and listed here; push_deliver.go
+// sends http pushers their notifications.
 
 // Field bounds from pusher.yaml (app_id and pushkey at most 64 and 512
 // bytes) and our own for the rest.
@@ -72,7 +72,7 @@ func (a *API) setPusher(r *http.Request) (any, error) {
 	if body.Kind == nil {
 		return struct{}{}, a.Store.DeletePusher(r.Context(), sess.UserID, body.AppID, body.PushKey)
 	}
-	if err := checkPusher(body); err != nil {
+	if err := checkPusher(body, a.AllowHTTPGateways); err != nil {
 		return nil, err
 	}
 	existing, err := a.Store.Pushers(r.Context(), sess.UserID)
@@ -91,7 +91,7 @@ func (a *API) setPusher(r *http.Request) (any, error) {
 // checkPusher applies pusher.yaml: kind http or email, the display names,
 // lang and data required, and an http pusher's data.url an HTTPS URL with
 // the path /_matrix/push/v1/notify.
-func checkPusher(p pusherJSON) error {
+func checkPusher(p pusherJSON, allowHTTP bool) error {
 	switch {
 	case *p.Kind != "http" && *p.Kind != "email":
 		return mxcore.InvalidParam("kind must be http, email or null")
@@ -107,13 +107,14 @@ func checkPusher(p pusherJSON) error {
 	if json.Unmarshal(p.Data, &data) != nil {
 		return mxcore.BadJSON("data must be an object")
 	}
-	if *p.Kind == "http" && (data.URL == nil || !validGatewayURL(*data.URL)) {
+	if *p.Kind == "http" && (data.URL == nil || !validGatewayURL(*data.URL, allowHTTP)) {
 		return mxcore.InvalidParam("an http pusher needs data.url, the push gateway's /_matrix/push/v1/notify URL")
 	}
 	return nil
 }
 
-func validGatewayURL(raw string) bool {
+func validGatewayURL(raw string, allowHTTP bool) bool {
 	u, err := url.Parse(raw)
-	return err == nil && u.Scheme == "https" && u.Host != "" && u.Path == "/_matrix/push/v1/notify"
+	scheme := err == nil && (u.Scheme == "https" || allowHTTP && u.Scheme == "http")
+	return scheme && u.Host != "" && u.User == nil && u.Path == "/_matrix/push/v1/notify"
 }
