@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+	"github.com/warbler-im/warbler/internal/lru"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/pushgw"
 	"github.com/warbler-im/warbler/roomserver"
@@ -33,6 +34,22 @@ type pushDeliverer struct {
 	sender  PushSender
 	jobs    chan pushJob
 	dropped atomic.Int64
+
+	// pushers caches users' http pushers: most notified users have none,
+	// and a message in a big room notifies every member. Changes through
+	// /pushers/set and rejections invalidate it (pushersGen makes a read
+	// that raced an invalidation not cache what it read); pusherCacheTTL
+	// bounds what another process's changes can leave stale.
+	pushers    *lru.Cache[string, cachedTargets]
+	pushersGen atomic.Int64
+	// badges is the unread total last sent to each user's pushers, so a
+	// receipt that changes nothing sends no badge update.
+	badges *lru.Cache[string, int]
+}
+
+type cachedTargets struct {
+	targets []pushgw.Target
+	at      time.Time
 }
 
 // pushJob is one event's notifying actions, or (ev nil) a badge update
@@ -45,13 +62,27 @@ type pushJob struct {
 }
 
 const (
-	pushJobQueue = 1024
+	pushJobQueue     = 1024
+	pusherCacheUsers = 20000
+	pusherCacheTTL   = 30 * time.Second
+	badgeCacheUsers  = 20000
 	// pushJobTimeout bounds the reads of one job.
 	pushJobTimeout = 10 * time.Second
 )
 
 func newPushDeliverer(a *API, sender PushSender) *pushDeliverer {
-	return &pushDeliverer{api: a, sender: sender, jobs: make(chan pushJob, pushJobQueue)}
+	return &pushDeliverer{api: a, sender: sender, jobs: make(chan pushJob, pushJobQueue),
+		pushers: lru.New[string, cachedTargets](pusherCacheUsers), badges: lru.New[string, int](badgeCacheUsers)}
+}
+
+// forgetPushers drops cached pushers: userID's, or ("") everyone's.
+func (d *pushDeliverer) forgetPushers(userID string) {
+	d.pushersGen.Add(1)
+	if userID == "" {
+		d.pushers.Purge()
+	} else {
+		d.pushers.Remove(userID)
+	}
 }
 
 // offer queues a job without waiting.
@@ -97,6 +128,7 @@ func (d *pushDeliverer) event(ctx context.Context, j pushJob) {
 		}
 		n := notificationOf(j.ev, act, facts)
 		n.Counts.Unread = d.unreadTotal(ctx, act.UserID)
+		d.badges.Put(act.UserID, n.Counts.Unread)
 		for _, t := range targets {
 			d.sender.Enqueue(t, n)
 		}
@@ -112,6 +144,10 @@ func (d *pushDeliverer) badge(ctx context.Context, userID string) {
 		return
 	}
 	n := pushgw.Notification{Counts: pushgw.Counts{Unread: d.unreadTotal(ctx, userID)}}
+	if last, ok := d.badges.Get(userID); ok && last == n.Counts.Unread {
+		return
+	}
+	d.badges.Put(userID, n.Counts.Unread)
 	for _, t := range targets {
 		d.sender.Enqueue(t, n)
 	}
@@ -119,11 +155,23 @@ func (d *pushDeliverer) badge(ctx context.Context, userID string) {
 
 // targets are the user's http pushers.
 func (d *pushDeliverer) targets(ctx context.Context, userID string) []pushgw.Target {
+	if c, ok := d.pushers.Get(userID); ok && time.Since(c.at) < pusherCacheTTL {
+		return c.targets
+	}
+	gen := d.pushersGen.Load()
 	ps, err := d.api.Store.Pushers(ctx, userID)
 	if err != nil {
 		slog.Warn("push: reading pushers failed", "user", userID, "err", err)
 		return nil
 	}
+	out := httpTargets(userID, ps)
+	if d.pushersGen.Load() == gen {
+		d.pushers.Put(userID, cachedTargets{out, time.Now()})
+	}
+	return out
+}
+
+func httpTargets(userID string, ps []storage.Pusher) []pushgw.Target {
 	var out []pushgw.Target
 	for _, p := range ps {
 		if p.Kind != "http" {

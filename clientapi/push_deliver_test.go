@@ -68,7 +68,7 @@ func newPushGatewayEnv(t *testing.T) *syncEnv {
 		a.AllowHTTPGateways = true
 		sender, err := pushgw.New(pushgw.Config{AllowedNetworks: []string{"127.0.0.0/8"}, RetryBase: time.Millisecond,
 			RetryMax: 10 * time.Millisecond, OnRejected: func(ctx context.Context, tg pushgw.Target) {
-				_ = a.Store.DeletePusher(ctx, tg.UserID, tg.AppID, tg.PushKey)
+				a.PusherRejected(ctx, tg.UserID, tg.AppID, tg.PushKey)
 			}})
 		if err != nil {
 			t.Fatal(err)
@@ -235,6 +235,13 @@ func TestReadReceiptSendsABadgeUpdate(t *testing.T) {
 	if _, ok := n["event_id"]; ok || len(n["counts"].(map[string]any)) != 0 || n["devices"] == nil {
 		t.Errorf("badge update %v, want counts only, all zero", n)
 	}
+	// A private receipt that changes no count sends no second badge: the
+	// next push is bob's next message.
+	e.do("POST", "/_matrix/client/v3/rooms/"+room+"/receipt/m.read.private/"+evID, map[string]any{}, e.aliceToken).want(t, http.StatusOK, "")
+	next := e.message(room, e.bob, "again")
+	if n := g.next(t); n["event_id"] != next {
+		t.Errorf("push %v, want bob's next message", n)
+	}
 }
 
 func TestHangingGatewayDoesNotBlockSending(t *testing.T) {
@@ -252,5 +259,66 @@ func TestHangingGatewayDoesNotBlockSending(t *testing.T) {
 	r := e.sync(e.aliceToken, nil)
 	if n, _ := unread(r, room); n != float64(pushgw.DefaultQueueSize+20) {
 		t.Errorf("unread %v", n)
+	}
+}
+
+func TestPusherChangesReachDelivery(t *testing.T) {
+	e := newPushGatewayEnv(t)
+	ctx := t.Context()
+	keys := func(user string) []string {
+		var out []string
+		for _, tg := range e.api.deliver.targets(ctx, user) {
+			out = append(out, tg.PushKey)
+		}
+		return out
+	}
+	gw := map[string]any{"url": "http://127.0.0.1:1/_matrix/push/v1/notify"}
+	e.setPusher(e.aliceToken, "k1", gw)
+	if got := keys(e.alice); len(got) != 1 || got[0] != "k1" {
+		t.Fatalf("alice's targets %v", got)
+	}
+	// The pushkey moves to bob (no append): alice's cached pusher goes.
+	e.setPusher(e.bobToken, "k1", gw)
+	if got := keys(e.alice); len(got) != 0 {
+		t.Errorf("alice keeps a pushkey now bob's: %v", got)
+	}
+	if got := keys(e.bob); len(got) != 1 {
+		t.Errorf("bob's targets %v", got)
+	}
+	e.do("POST", "/_matrix/client/v3/pushers/set", map[string]any{"app_id": "im.app", "pushkey": "k1", "kind": nil}, e.bobToken).want(t, http.StatusOK, "")
+	if got := keys(e.bob); len(got) != 0 {
+		t.Errorf("deleted pusher still a target: %v", got)
+	}
+	// Email pushers are stored but not delivered to.
+	p := map[string]any{"app_id": "m.email", "pushkey": "a@example.org", "kind": "email", "app_display_name": "Mail",
+		"device_display_name": "Mail", "lang": "en", "data": map[string]any{}}
+	e.do("POST", "/_matrix/client/v3/pushers/set", p, e.aliceToken).want(t, http.StatusOK, "")
+	if got := keys(e.alice); len(got) != 0 {
+		t.Errorf("email pusher is a target: %v", got)
+	}
+}
+
+func TestTweaksOfActions(t *testing.T) {
+	tests := []struct {
+		actions string
+		want    map[string]string
+	}{
+		{`["notify"]`, nil},
+		{`["notify",{"set_tweak":"sound","value":"default"},{"set_tweak":"highlight"}]`, map[string]string{"sound": `"default"`, "highlight": "true"}},
+		{`["notify",{"set_tweak":"highlight","value":false}]`, map[string]string{"highlight": "false"}},
+		{`["notify",{"set_tweak":"org.example.led","value":{"colour":"red"}}]`, map[string]string{"org.example.led": `{"colour":"red"}`}},
+		{`["notify",{"set_tweak":7}]`, nil},
+	}
+	for _, tc := range tests {
+		got := tweaksOf([]byte(tc.actions))
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %v, want %v", tc.actions, got, tc.want)
+			continue
+		}
+		for k, v := range tc.want {
+			if string(got[k]) != v {
+				t.Errorf("%s: %s = %s, want %s", tc.actions, k, got[k], v)
+			}
+		}
 	}
 }

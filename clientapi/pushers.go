@@ -1,7 +1,9 @@
 package clientapi
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -70,6 +72,7 @@ func (a *API) setPusher(r *http.Request) (any, error) {
 		return nil, mxcore.InvalidParam("app_id or pushkey is too long")
 	}
 	if body.Kind == nil {
+		defer a.forgetPushers(sess.UserID)
 		return struct{}{}, a.Store.DeletePusher(r.Context(), sess.UserID, body.AppID, body.PushKey)
 	}
 	if err := checkPusher(body, a.AllowHTTPGateways); err != nil {
@@ -85,7 +88,31 @@ func (a *API) setPusher(r *http.Request) (any, error) {
 	p := storage.Pusher{UserID: sess.UserID, AppID: body.AppID, PushKey: body.PushKey, Kind: *body.Kind,
 		AppDisplayName: body.AppDisplayName, DeviceDisplayName: body.DeviceDisplayName, ProfileTag: body.ProfileTag,
 		Lang: body.Lang, Data: body.Data, CreatedTS: a.now().UnixMilli()}
+	// Without append the pushkey leaves other users too: forget them all.
+	forget := sess.UserID
+	if !body.Append {
+		forget = ""
+	}
+	defer a.forgetPushers(forget)
 	return struct{}{}, a.Store.SetPusher(r.Context(), p, body.Append)
+}
+
+// forgetPushers tells delivery that userID's pushers (or, for "",
+// anyone's) changed.
+func (a *API) forgetPushers(userID string) {
+	if a.deliver != nil {
+		a.deliver.forgetPushers(userID)
+	}
+}
+
+// PusherRejected deletes a pusher whose pushkey its push gateway
+// rejected (push gateway API: the homeserver must remove it); wire it as
+// the PushSender's rejection callback.
+func (a *API) PusherRejected(ctx context.Context, userID, appID, pushKey string) {
+	defer a.forgetPushers(userID)
+	if err := a.Store.DeletePusher(ctx, userID, appID, pushKey); err != nil {
+		slog.Warn("push: deleting a rejected pusher failed", "user", userID, "app_id", appID, "err", err)
+	}
 }
 
 // checkPusher applies pusher.yaml: kind http or email, the display names,

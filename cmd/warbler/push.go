@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/warbler-im/warbler/clientapi"
 	"github.com/warbler-im/warbler/config"
 	"github.com/warbler-im/warbler/policy"
 	"github.com/warbler-im/warbler/pushgw"
-	"github.com/warbler-im/warbler/storage"
 )
 
 // wirePushGateways starts the delivery of notifications to push gateways
 // (config push:) and hands it to the client API, which must not be
 // mounted yet. A pushkey a gateway rejects deletes its pusher, as the
 // push gateway API requires. nil when push.enabled is off.
-func wirePushGateways(cfg config.Config, db storage.Database, api *clientapi.API, decider policy.Decider) (*pushgw.Sender, error) {
+func wirePushGateways(cfg config.Config, api *clientapi.API, decider policy.Decider) (*pushgw.Sender, error) {
 	api.AllowHTTPGateways = cfg.Push.AllowHTTPGateways
 	if !cfg.Push.Enabled {
 		return nil, nil
@@ -26,9 +24,7 @@ func wirePushGateways(cfg config.Config, db storage.Database, api *clientapi.API
 		RetryBase: p.RetryBackoffBase.Std(), RetryMax: p.RetryBackoffMax.Std(), GiveUpAfter: p.GiveUpAfter.Std(),
 		Policy: decider,
 		OnRejected: func(ctx context.Context, t pushgw.Target) {
-			if err := db.DeletePusher(ctx, t.UserID, t.AppID, t.PushKey); err != nil {
-				slog.Warn("push: deleting a rejected pusher failed", "user", t.UserID, "app_id", t.AppID, "err", err)
-			}
+			api.PusherRejected(ctx, t.UserID, t.AppID, t.PushKey)
 		},
 	})
 	if err != nil {
