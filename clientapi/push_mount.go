@@ -84,3 +84,12 @@ func (a *API) markNotificationsRead(userID, roomID, threadID string, upTo int64)
 		a.deliver.offer(pushJob{badgeOf: userID})
 	}
 }
+
+// PushJobsDropped counts events whose gateway notifications were dropped
+// because the delivery queue was full.
+func (a *API) PushJobsDropped() int64 {
+	if a.deliver == nil {
+		return 0
+	}
+	return a.deliver.dropped.Load()
+}

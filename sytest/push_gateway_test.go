@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,9 @@ func TestPushGatewayGetsNotified(t *testing.T) {
 		devices, _ := n["devices"].([]any)
 		if len(devices) != 1 || devices[0].(map[string]any)["pushkey"] != "alice-phone" || devices[0].(map[string]any)["app_id"] != "im.example.app" {
 			t.Errorf("devices %v", n["devices"])
+		}
+		if m := s.Do("GET", "/metrics", nil, ""); !strings.Contains(string(m.Body), "warbler_push_sent_total") {
+			t.Errorf("/metrics has no push counters")
 		}
 	})
 }

@@ -111,7 +111,7 @@ func runServer(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer sender.Stop()
-	pushes, err := wirePushGateways(cfg, api, decider)
+	pushes, err := wirePushGateways(cfg, api, decider, reg)
 	if err != nil {
 		return err
 	}
