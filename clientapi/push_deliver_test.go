@@ -322,3 +322,16 @@ func TestTweaksOfActions(t *testing.T) {
 		}
 	}
 }
+
+func TestEncryptedEventsArePushedAsCiphertext(t *testing.T) {
+	e := newPushGatewayEnv(t)
+	g := newTestGateway(t)
+	room := e.dmRoom()
+	e.setPusher(e.aliceToken, "k1", map[string]any{"url": g.url()})
+	e.send(room, e.bob, "m.room.encrypted", nil, map[string]any{"algorithm": "m.megolm.v1.aes-sha2",
+		"ciphertext": "AwgAEn...", "device_id": "BOBDEV", "sender_key": "abc", "session_id": "s1"})
+	n := g.next(t)
+	if c, _ := n["content"].(map[string]any); n["type"] != "m.room.encrypted" || c["ciphertext"] != "AwgAEn..." || n["prio"] != "high" {
+		t.Errorf("notification %v", n)
+	}
+}

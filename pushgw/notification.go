@@ -55,8 +55,8 @@ type device struct {
 	AppID     string                     `json:"app_id"`
 	PushKey   string                     `json:"pushkey"`
 	PushKeyTS int64                      `json:"pushkey_ts,omitempty"`
-	Data      map[string]json.RawMessage `json:"data,omitempty"`
-	Tweaks    map[string]json.RawMessage `json:"tweaks,omitempty"`
+	Data      map[string]json.RawMessage `json:"data"`
+	Tweaks    map[string]json.RawMessage `json:"tweaks"`
 }
 
 // eventIDOnly is the notification of the event_id_only format.
@@ -70,7 +70,11 @@ type eventIDOnly struct {
 // Body is the /notify request body for n sent to t, in t's format.
 func Body(n Notification, t Target) ([]byte, error) {
 	data := pusherData(t.Data)
-	dev := device{AppID: t.AppID, PushKey: t.PushKey, PushKeyTS: t.PushKeyTS, Data: data, Tweaks: n.Tweaks}
+	tweaks := n.Tweaks
+	if tweaks == nil {
+		tweaks = map[string]json.RawMessage{} // sent as {}, as gateways expect an object
+	}
+	dev := device{AppID: t.AppID, PushKey: t.PushKey, PushKeyTS: t.PushKeyTS, Data: data, Tweaks: tweaks}
 	var format string
 	if raw, ok := data["format"]; ok {
 		_ = json.Unmarshal(raw, &format) // a non-string format is the default one
@@ -91,11 +95,11 @@ func Body(n Notification, t Target) ([]byte, error) {
 }
 
 // pusherData is the pusher's data minus url; unreadable data is sent as
-// none.
+// an empty object.
 func pusherData(raw json.RawMessage) map[string]json.RawMessage {
 	var data map[string]json.RawMessage
-	if json.Unmarshal(raw, &data) != nil {
-		return nil
+	if json.Unmarshal(raw, &data) != nil || data == nil {
+		return map[string]json.RawMessage{}
 	}
 	delete(data, "url")
 	return data

@@ -212,6 +212,9 @@ func (s *Sender) next(k pusherKey, q *queue) (item, Target, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(q.items) == 0 || q.gone || s.ctx.Err() != nil {
+		if q.gone {
+			s.dropped.Add(int64(len(q.items))) // queued after the rejection
+		}
 		q.running = false
 		if s.queues[k] == q {
 			delete(s.queues, k)

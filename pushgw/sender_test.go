@@ -149,9 +149,12 @@ func TestBodyFollowsTheNotifySchema(t *testing.T) {
 			if len(devices) != 1 || devices[0]["app_id"] != "app" || devices[0]["pushkey"] != "pk" || devices[0]["pushkey_ts"] != float64(42) {
 				t.Fatalf("devices %v", devices)
 			}
-			data, _ := devices[0]["data"].(map[string]any)
-			if _, hasURL := data["url"]; hasURL {
-				t.Errorf("data keeps url: %v", data)
+			data, isObject := devices[0]["data"].(map[string]any)
+			if _, hasURL := data["url"]; hasURL || !isObject {
+				t.Errorf("data %v, want an object without url", devices[0]["data"])
+			}
+			if _, isObject := devices[0]["tweaks"].(map[string]any); !isObject {
+				t.Errorf("tweaks %v, want an object", devices[0]["tweaks"])
 			}
 			if tc.name == "event_id_only" && data["format"] != "event_id_only" {
 				t.Errorf("data lost format: %v", data)
