@@ -335,3 +335,24 @@ func TestEncryptedEventsArePushedAsCiphertext(t *testing.T) {
 		t.Errorf("notification %v", n)
 	}
 }
+
+func TestValidGatewayURL(t *testing.T) {
+	tests := []struct {
+		url       string
+		allowHTTP bool
+		want      bool
+	}{
+		{"https://gw.example/_matrix/push/v1/notify", false, true},
+		{"http://gw.example/_matrix/push/v1/notify", false, false},
+		{"http://127.0.0.1:9/_matrix/push/v1/notify", true, true},
+		{"https://gw.example/_matrix/push/v1/other", false, false},
+		{"https://user:pw@gw.example/_matrix/push/v1/notify", false, false},
+		{"ftp://gw.example/_matrix/push/v1/notify", true, false},
+		{"/_matrix/push/v1/notify", true, false},
+	}
+	for _, tc := range tests {
+		if got := validGatewayURL(tc.url, tc.allowHTTP); got != tc.want {
+			t.Errorf("validGatewayURL(%q, %v) = %v, want %v", tc.url, tc.allowHTTP, got, tc.want)
+		}
+	}
+}
