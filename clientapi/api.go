@@ -90,6 +90,12 @@ type API struct {
 	// Support is served at /.well-known/matrix/support (support.go); empty
 	// answers 404.
 	Support SupportInfo
+	// Pushes delivers notifications to the push gateways of users' http
+	// pushers (push_deliver.go); nil delivers none.
+	Pushes PushSender
+	// AllowHTTPGateways accepts pushers whose data.url is plain http (the
+	// spec wants https); for test setups only.
+	AllowHTTPGateways bool
 
 	initOnce  sync.Once
 	uia       *uiaStore

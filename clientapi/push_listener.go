@@ -19,6 +19,8 @@ type pushListener struct {
 	api    *API
 	rules  *pushRuleCache
 	unread *unreadTracker
+	// deliver sends notifications to push gateways; nil sends none.
+	deliver *pushDeliverer
 }
 
 var _ roomserver.Listener = (*pushListener)(nil)
@@ -31,11 +33,16 @@ func (l *pushListener) OnNewEvents(roomID string, events []roomserver.PersistedE
 	ctx, cancel := context.WithTimeout(context.Background(), pushEvalTimeout)
 	defer cancel()
 	var actions []storage.PushAction
+	var jobs []pushJob
 	for _, ev := range events {
 		if ev.Existed || ev.Stream <= 0 || ev.Rejected != "" || ev.SoftFailed || ev.Kind != roomserver.KindLive {
 			continue
 		}
-		actions = append(actions, l.evaluate(ctx, roomID, ev)...)
+		evActions := l.evaluate(ctx, roomID, ev)
+		actions = append(actions, evActions...)
+		if len(evActions) > 0 && l.deliver != nil {
+			jobs = append(jobs, pushJob{roomID: roomID, ev: ev.Event, actions: evActions})
+		}
 		// Sending an event marks the sender's notifications read up to it
 		// (push module, "Marking notifications as read").
 		if sender := ev.Event.Sender(); l.api.isLocalUser(sender) {
@@ -43,6 +50,10 @@ func (l *pushListener) OnNewEvents(roomID string, events []roomserver.PersistedE
 		}
 	}
 	l.unread.add(actions)
+	// After add, so the counts the notifications carry include them.
+	for _, j := range jobs {
+		l.deliver.offer(j)
+	}
 }
 
 // evaluate returns the actions ev's push rules give the room's local

@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -11,6 +12,7 @@ import (
 type pushState struct {
 	pushRules *pushRuleCache
 	unread    *unreadTracker
+	deliver   *pushDeliverer // nil without a PushSender
 	stopPush  context.CancelFunc
 	pushDone  chan struct{}
 }
@@ -30,11 +32,25 @@ func (a *API) startPush() {
 	a.unread = newUnreadTracker(a.Store)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopPush, a.pushDone = cancel, make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
-		defer close(a.pushDone)
+		defer wg.Done()
 		a.unread.run(ctx)
 	}()
-	a.Rooms.AddListener(&pushListener{api: a, rules: a.pushRules, unread: a.unread})
+	if a.Pushes != nil {
+		a.deliver = newPushDeliverer(a, a.Pushes)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.deliver.run(ctx)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(a.pushDone)
+	}()
+	a.Rooms.AddListener(&pushListener{api: a, rules: a.pushRules, unread: a.unread, deliver: a.deliver})
 }
 
 // mountPush registers /pushrules, /pushers and /notifications.
@@ -64,4 +80,16 @@ func (a *API) markNotificationsRead(userID, roomID, threadID string, upTo int64)
 	if a.unread != nil {
 		a.unread.markRead(userID, roomID, threadID, upTo)
 	}
+	if a.deliver != nil {
+		a.deliver.offer(pushJob{badgeOf: userID})
+	}
+}
+
+// PushJobsDropped counts events whose gateway notifications were dropped
+// because the delivery queue was full.
+func (a *API) PushJobsDropped() int64 {
+	if a.deliver == nil {
+		return 0
+	}
+	return a.deliver.dropped.Load()
 }

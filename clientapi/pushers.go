@@ -1,7 +1,9 @@
 package clientapi
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -11,8 +13,8 @@ import (
 	"github.com/warbler-im/warbler/storage"
 )
 
-// Pushers (pusher.yaml) are stored and listed. Delivering notifications
-// to push gateways is not done yet.
+// Pushers (pusher.yaml) are stored and listed here; push_deliver.go
+// sends http pushers their notifications.
 
 // Field bounds from pusher.yaml (app_id and pushkey at most 64 and 512
 // bytes) and our own for the rest.
@@ -70,9 +72,10 @@ func (a *API) setPusher(r *http.Request) (any, error) {
 		return nil, mxcore.InvalidParam("app_id or pushkey is too long")
 	}
 	if body.Kind == nil {
+		defer a.forgetPushers(sess.UserID)
 		return struct{}{}, a.Store.DeletePusher(r.Context(), sess.UserID, body.AppID, body.PushKey)
 	}
-	if err := checkPusher(body); err != nil {
+	if err := checkPusher(body, a.AllowHTTPGateways); err != nil {
 		return nil, err
 	}
 	existing, err := a.Store.Pushers(r.Context(), sess.UserID)
@@ -85,13 +88,37 @@ func (a *API) setPusher(r *http.Request) (any, error) {
 	p := storage.Pusher{UserID: sess.UserID, AppID: body.AppID, PushKey: body.PushKey, Kind: *body.Kind,
 		AppDisplayName: body.AppDisplayName, DeviceDisplayName: body.DeviceDisplayName, ProfileTag: body.ProfileTag,
 		Lang: body.Lang, Data: body.Data, CreatedTS: a.now().UnixMilli()}
+	// Without append the pushkey leaves other users too: forget them all.
+	forget := sess.UserID
+	if !body.Append {
+		forget = ""
+	}
+	defer a.forgetPushers(forget)
 	return struct{}{}, a.Store.SetPusher(r.Context(), p, body.Append)
+}
+
+// forgetPushers tells delivery that userID's pushers (or, for "",
+// anyone's) changed.
+func (a *API) forgetPushers(userID string) {
+	if a.deliver != nil {
+		a.deliver.forgetPushers(userID)
+	}
+}
+
+// PusherRejected deletes a pusher whose pushkey its push gateway
+// rejected (push gateway API: the homeserver must remove it); wire it as
+// the PushSender's rejection callback.
+func (a *API) PusherRejected(ctx context.Context, userID, appID, pushKey string) {
+	defer a.forgetPushers(userID)
+	if err := a.Store.DeletePusher(ctx, userID, appID, pushKey); err != nil {
+		slog.Warn("push: deleting a rejected pusher failed", "user", userID, "app_id", appID, "err", err)
+	}
 }
 
 // checkPusher applies pusher.yaml: kind http or email, the display names,
 // lang and data required, and an http pusher's data.url an HTTPS URL with
 // the path /_matrix/push/v1/notify.
-func checkPusher(p pusherJSON) error {
+func checkPusher(p pusherJSON, allowHTTP bool) error {
 	switch {
 	case *p.Kind != "http" && *p.Kind != "email":
 		return mxcore.InvalidParam("kind must be http, email or null")
@@ -107,13 +134,14 @@ func checkPusher(p pusherJSON) error {
 	if json.Unmarshal(p.Data, &data) != nil {
 		return mxcore.BadJSON("data must be an object")
 	}
-	if *p.Kind == "http" && (data.URL == nil || !validGatewayURL(*data.URL)) {
+	if *p.Kind == "http" && (data.URL == nil || !validGatewayURL(*data.URL, allowHTTP)) {
 		return mxcore.InvalidParam("an http pusher needs data.url, the push gateway's /_matrix/push/v1/notify URL")
 	}
 	return nil
 }
 
-func validGatewayURL(raw string) bool {
+func validGatewayURL(raw string, allowHTTP bool) bool {
 	u, err := url.Parse(raw)
-	return err == nil && u.Scheme == "https" && u.Host != "" && u.Path == "/_matrix/push/v1/notify"
+	scheme := err == nil && (u.Scheme == "https" || allowHTTP && u.Scheme == "http")
+	return scheme && u.Host != "" && u.User == nil && u.Path == "/_matrix/push/v1/notify"
 }

@@ -19,6 +19,7 @@ type Config struct {
 	Federation   Federation   `yaml:"federation"`
 	Media        Media        `yaml:"media"`
 	Presence     Presence     `yaml:"presence"`
+	Push         Push         `yaml:"push"`
 	Appservices  []string     `yaml:"appservices"`
 	Policy       Policy       `yaml:"policy"`
 	WellKnown    WellKnown    `yaml:"well_known"`
@@ -261,6 +262,7 @@ func Default() Config {
 		},
 		Federation: Federation{RetryBackoffBase: Duration(2 * time.Second), RetryBackoffMax: Duration(time.Hour)},
 		Presence:   Presence{Enabled: true},
+		Push:       defaultPush(),
 		Metrics:    Metrics{Enabled: true},
 		Logging:    Logging{Level: "info", Format: "text"},
 	}

@@ -47,6 +47,9 @@ func normalise(c Config) Config {
 	if len(c.Federation.KeyNotaries) == 0 {
 		c.Federation.KeyNotaries = nil
 	}
+	if len(c.Push.AllowedNetworks) == 0 {
+		c.Push.AllowedNetworks = nil
+	}
 	return c
 }
 
@@ -110,6 +113,10 @@ func TestLoadErrorsNameTheKeyPath(t *testing.T) {
 		{"short unused expiry", "media:\n  unused_expiry: 5s\n", nil, "media.unused_expiry: must be at least 1m"},
 		{"no pending uploads", "", []string{"WARBLER_MEDIA__MAX_PENDING_UPLOADS=0"}, "media.max_pending_uploads: must be at least 1"},
 		{"bad preview cidr", "media:\n  url_preview:\n    allowed_networks: [localhost]\n", nil, "media.url_preview.allowed_networks[0]"},
+		{"bad push cidr", "push:\n  allowed_networks: [localhost]\n", nil, "push.allowed_networks[0]"},
+		{"push queue of zero", "push:\n  queue_size: 0\n", nil, "push.queue_size: must be between 1 and 10000"},
+		{"push retry cap under base", "push:\n  retry_backoff_base: 1m\n  retry_backoff_max: 1s\n", nil, "push.retry_backoff_max: must be at least push.retry_backoff_base"},
+		{"push timeout too short", "push:\n  timeout: 1ms\n", nil, "push.timeout: must be at least 100ms"},
 		{"zero create burst", "media:\n  create_rate_limit:\n    burst: 0\n", nil, "media.create_rate_limit.burst: must be at least 1"},
 		{"pprof on the public listener", "metrics:\n  pprof: true\n", nil, "metrics.pprof: needs metrics.enabled and a separate metrics.listen"},
 		{"not yaml", "listen: [\n", nil, "config: yaml"},

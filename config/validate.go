@@ -55,6 +55,7 @@ func (c *Config) Validate() error {
 	c.validateRateLimits(bad)
 	c.validateMedia(bad)
 	c.validateSupport(bad)
+	c.validatePush(bad) // push.go
 	return errors.Join(errs...)
 }
 

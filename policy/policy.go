@@ -28,6 +28,10 @@ const (
 	ActionServeMedia   Action = "federation.serve_media"
 	ActionServeProfile Action = "federation.serve_profile"
 	ActionServeKeys    Action = "federation.serve_keys"
+	// ActionPushNotify: a notification about an event of RoomID for the
+	// local user UserID goes to the push gateway at Server (the host of
+	// the pusher's URL).
+	ActionPushNotify Action = "push.notify"
 )
 
 // Input is what a decision is about. Fields that do not apply are empty.

@@ -115,6 +115,13 @@ func runServer(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer sender.Stop()
+	pushes, err := wirePushGateways(cfg, api, decider, reg)
+	if err != nil {
+		return err
+	}
+	if pushes != nil {
+		defer pushes.Close()
+	}
 	wireFederationReads(cfg, fed, db, rooms, api, mediaAPI, decider)
 	wireMembership(cfg, db, key, rooms, api, fed, decider, sender)
 	wireEphemeralEDUs(db, rooms, api, sender, inbound)
@@ -139,6 +146,9 @@ func runServer(ctx context.Context, cfg config.Config) error {
 func warnAboutTestSettings(cfg config.Config) {
 	if cfg.Federation.InsecureSkipVerify {
 		slog.Warn("federation.insecure_skip_verify is ON: outbound TLS certificates are NOT verified. Test deployments only!")
+	}
+	if cfg.Push.AllowHTTPGateways {
+		slog.Warn("push.allow_http_gateways is ON: notifications may go to push gateways over plain HTTP. Test deployments only!")
 	}
 	if cfg.Registration.Enabled && !cfg.Registration.RequireToken {
 		slog.Warn("registration.enabled is on: anyone who can reach this server can create an account")
