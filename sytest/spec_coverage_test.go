@@ -48,6 +48,7 @@ func TestEverySpecEndpointIsServed(t *testing.T) {
 			"{userId}": url.PathEscape(alice.id), "{roomId}": url.PathEscape(room),
 			"{roomIdOrAlias}": url.PathEscape(room), "{serverName}": s.Name,
 		}
+		checkStrangerSeesNothing(t, s, alice, room)
 		var logouts []specEndpoint
 		for _, ep := range clientEndpoints {
 			if ep.needsToken {
@@ -107,5 +108,43 @@ func checkServed(t *testing.T, s *harness.Server, token string, ep specEndpoint,
 		t.Errorf("%s %s is listed as optional and off, but answers %d", method, template, resp.Status)
 	case resp.Status >= 500:
 		t.Errorf("%s %s: server error %d %s", method, template, resp.Status, resp.Body)
+	}
+}
+
+// roomDataOfAnyone are the GET endpoints with a room in their path whose
+// answer is not the room's data: the room's directory visibility (public
+// information) and the caller's own key backup.
+var roomDataOfAnyone = map[string]bool{
+	"/_matrix/client/v3/directory/list/room/{roomId}":        true,
+	"/_matrix/client/v3/room_keys/keys/{roomId}":             true,
+	"/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}": true,
+}
+
+// checkStrangerSeesNothing: every GET endpoint of the spec that reads a
+// room's data, called by a user who was never in alice's private room
+// with the room's real IDs (a message, alice's member event), answers an
+// error, never the data.
+func checkStrangerSeesNothing(t *testing.T, s *harness.Server, alice roomUser, room string) {
+	t.Helper()
+	msg := str(alice.ok("PUT", "/rooms/"+url.PathEscape(room)+"/send/m.room.message/spec-coverage", map[string]any{"msgtype": "m.text", "body": "private"}), "event_id")
+	stranger := newRoomUser(t, s, "stranger")
+	values := map[string]string{
+		"{userId}": url.PathEscape(alice.id), "{roomId}": url.PathEscape(room), "{roomIdOrAlias}": url.PathEscape(room),
+		"{eventId}": url.PathEscape(msg), "{eventType}": "m.room.member", "{stateKey}": url.PathEscape(alice.id),
+		"{type}": "m.fully_read", "{relType}": "m.annotation", "{serverName}": s.Name,
+	}
+	checked := 0
+	for _, ep := range clientEndpoints {
+		if ep.method != "GET" || !strings.Contains(ep.path, "{roomId") || roomDataOfAnyone[ep.path] {
+			continue
+		}
+		checked++
+		resp := request(s, ep, values, stranger.token)
+		if resp.Status < 400 || resp.Status >= 500 {
+			t.Errorf("a stranger read %s of a private room: %d %s", ep.path, resp.Status, resp.Body)
+		}
+	}
+	if checked < 15 {
+		t.Errorf("only %d room-data endpoints checked", checked)
 	}
 }
