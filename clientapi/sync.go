@@ -46,10 +46,7 @@ type syncServer struct {
 }
 
 func newSyncServer(a *API, store syncStore, f *filters) *syncServer {
-	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f, summaries: newSummaryCache(a.Store)}
-	// The cache drops a changed room before the notifier wakes the syncs
-	// that will read it.
-	a.Rooms.AddListener(s.summaries)
+	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f, summaries: a.roomMembers}
 	a.Rooms.AddListener(s.notifier)
 	addE2EEStreams(a, s)
 	a.userData = newUserData(a, !a.PresenceDisabled)

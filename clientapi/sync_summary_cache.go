@@ -10,20 +10,25 @@ import (
 	"github.com/warbler-im/warbler/storage"
 )
 
-// summaryCache keeps each room's member summary (counts and the heroes
-// before excluding the syncing user) for /sync's room summaries: an
-// initial sync of many rooms otherwise reads the membership table three
-// times per room. It listens to the roomserver's commits and drops a
-// room's entry when a commit may have changed its current state.
+// summaryCache keeps what the membership table says of each room: the
+// member summary (counts and the heroes before excluding the syncing
+// user) for /sync's room summaries, which an initial sync otherwise reads
+// three times per room, and the joined members, which the push rules read
+// for every new event and presence for every joined room of an initial
+// sync. It listens to the roomserver's commits and drops a room's entries
+// when a commit may have changed its current state; it is registered
+// before the other listeners of the API, so they read the new members.
 //
 // A read that raced a change must not be cached after the change dropped
 // the entry, so each room has a generation, bumped by every drop; a read
 // is stored only if the generation it started under is still current.
 type summaryCache struct {
-	store storage.RoomSummaryStore
+	store   storage.RoomSummaryStore
+	members func(ctx context.Context, roomID string) ([]string, error)
 
 	mu      sync.Mutex
 	entries *lru.Cache[string, cachedSummary]
+	joined  *lru.Cache[string, cachedMembers]
 	gen     map[string]uint64 // rooms dropped since gen was last cleared
 	// base is the generation of the rooms not in gen. Clearing gen moves
 	// it to a new value, so reads begun before then are not stored.
@@ -42,17 +47,51 @@ type cachedSummary struct {
 	formerFetched bool
 }
 
-// summaryCacheRooms bounds the rooms cached; an entry is a few hundred
-// bytes. maxTrackedGenerations bounds gen the same way.
+// cachedMembers is a room's joined members, sorted, read under gen.
+type cachedMembers struct {
+	gen     uint64
+	members []string
+}
+
+// summaryCacheRooms bounds the rooms whose summary is cached (an entry is
+// a few hundred bytes), cachedMemberIDs the user IDs held for the joined
+// members of all rooms, and maxTrackedGenerations the rooms whose
+// generation is remembered.
 const (
 	summaryCacheRooms     = 10000
+	cachedMemberIDs       = 200000
 	maxTrackedGenerations = 20000
 )
 
 var _ roomserver.Listener = (*summaryCache)(nil)
 
-func newSummaryCache(store storage.RoomSummaryStore) *summaryCache {
-	return &summaryCache{store: store, entries: lru.New[string, cachedSummary](summaryCacheRooms), gen: map[string]uint64{}}
+// newSummaryCache reads summaries from store and joined members with
+// members (the roomserver's JoinedUsers).
+func newSummaryCache(store storage.RoomSummaryStore, members func(ctx context.Context, roomID string) ([]string, error)) *summaryCache {
+	return &summaryCache{store: store, members: members, entries: lru.New[string, cachedSummary](summaryCacheRooms),
+		joined: lru.New[string, cachedMembers](cachedMemberIDs), gen: map[string]uint64{}}
+}
+
+// joinedMembers returns the room's joined members, sorted. The slice is
+// shared: callers must not change it.
+func (c *summaryCache) joinedMembers(ctx context.Context, roomID string) ([]string, error) {
+	c.mu.Lock()
+	e, ok := c.joined.Get(roomID)
+	gen := c.genLocked(roomID)
+	c.mu.Unlock()
+	if ok && e.gen == gen {
+		return e.members, nil
+	}
+	members, err := c.members(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.genLocked(roomID) == gen {
+		c.joined.Add(roomID, cachedMembers{gen: gen, members: members}, 1+len(members))
+	}
+	return members, nil
 }
 
 // OnNewEvents implements roomserver.Listener. A state event may change
@@ -71,11 +110,13 @@ func (c *summaryCache) drop(roomID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.entries.Remove(roomID)
+	c.joined.Remove(roomID)
 	if len(c.gen) >= maxTrackedGenerations {
 		// Forgetting every room's generation would let a read that
 		// started before this be stored; drop the entries too.
 		clear(c.gen)
 		c.entries.Purge()
+		c.joined.Purge()
 		c.dropped++
 		c.base = c.dropped
 	}
@@ -167,4 +208,13 @@ func withoutUser(heroes []string, userID string) []string {
 		out = out[:maxHeroes]
 	}
 	return out
+}
+
+// joinedUserIDs returns the room's joined members from the cache when
+// there is one (the slice is shared: callers must not change it).
+func (a *API) joinedUserIDs(ctx context.Context, roomID string) ([]string, error) {
+	if a.roomMembers != nil {
+		return a.roomMembers.joinedMembers(ctx, roomID)
+	}
+	return a.Store.RoomMembers(ctx, roomID, storage.MembershipJoin)
 }

@@ -62,7 +62,7 @@ func TestSummaryCacheDropsRacedRead(t *testing.T) {
 	e := newSyncEnv(t)
 	room := e.createUnnamedRoom(e.alice, e.bob)
 	store := &countingSummaryStore{RoomSummaryStore: e.api.Store}
-	c := newSummaryCache(store)
+	c := newSummaryCache(store, e.api.Rooms.JoinedUsers)
 	store.during = func() { c.drop(room) } // a member change commits mid-read
 	for want := int32(1); want <= 2; want++ {
 		if _, err := c.summary(t.Context(), room, e.alice); err != nil {
@@ -74,5 +74,27 @@ func TestSummaryCacheDropsRacedRead(t *testing.T) {
 	}
 	if _, err := c.summary(t.Context(), room, e.bob); err != nil || store.reads.Load() != 2 {
 		t.Fatalf("a cached summary was read again (%d reads, err %v)", store.reads.Load(), err)
+	}
+}
+
+// The push rules read the cached joined members: a member who joins after
+// the room's members were cached is notified of the next message, and one
+// who left is not.
+func TestPushFollowsCachedJoinedMembers(t *testing.T) {
+	e := newPushEnv(t)
+	room := e.createRoom(e.alice, e.bob)
+	e.message(room, e.alice, "before bob") // caches the members: alice alone
+	e.membership(room, e.bob, "join")
+	e.message(room, e.alice, "after bob joined")
+	if n, _ := unread(e.sync(e.bobToken, nil), room); n != 1 {
+		t.Fatalf("bob's count %v after joining, want 1", n)
+	}
+	members, err := e.api.joinedUserIDs(t.Context(), room)
+	if err != nil || len(members) != 2 {
+		t.Fatalf("joined %v (%v), want alice and bob", members, err)
+	}
+	e.membership(room, e.bob, "leave")
+	if members, err = e.api.joinedUserIDs(t.Context(), room); err != nil || len(members) != 1 || members[0] != e.alice {
+		t.Fatalf("joined after bob left %v (%v), want alice", members, err)
 	}
 }
