@@ -107,6 +107,9 @@ type API struct {
 	// syncs serves /sync; the streams' writers tell it of changes through
 	// syncs.notify. nil when the API has no roomserver.
 	syncs *syncServer
+	// roomMembers caches rooms' member summaries and joined members
+	// (sync_summary_cache.go); nil without a roomserver.
+	roomMembers *summaryCache
 	// userData holds the per-user and ephemeral streams (userdata.go).
 	userData *userData
 	// pushRuleStore keeps users' push rules (as m.push_rules account data).

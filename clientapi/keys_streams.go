@@ -333,7 +333,7 @@ func (a *API) applyChanges(ctx context.Context, user string, changes []storage.D
 func (a *API) sharedUsers(ctx context.Context, user string, rooms []string) (map[string]bool, error) {
 	shared := map[string]bool{user: true}
 	for _, roomID := range rooms {
-		members, err := a.Store.RoomMembers(ctx, roomID, storage.MembershipJoin)
+		members, err := a.joinedUserIDs(ctx, roomID)
 		if err != nil {
 			return nil, err
 		}

@@ -218,7 +218,7 @@ func (s *presenceStream) roomMates(ctx context.Context, read *streamRead) ([]str
 	seen := map[string]bool{read.UserID: true}
 	users := []string{read.UserID}
 	for _, roomID := range read.Joined {
-		members, err := s.ud.api.Store.RoomMembers(ctx, roomID, storage.MembershipJoin)
+		members, err := s.ud.api.joinedUserIDs(ctx, roomID)
 		if err != nil {
 			return nil, err
 		}

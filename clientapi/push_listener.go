@@ -59,7 +59,7 @@ func (l *pushListener) OnNewEvents(roomID string, events []roomserver.PersistedE
 // evaluate returns the actions ev's push rules give the room's local
 // members (and a local invitee) other than its sender.
 func (l *pushListener) evaluate(ctx context.Context, roomID string, ev roomserver.PersistedEvent) []storage.PushAction {
-	joined, err := l.api.Rooms.JoinedUsers(ctx, roomID)
+	joined, err := l.api.roomMembers.joinedMembers(ctx, roomID)
 	if err != nil {
 		return nil
 	}

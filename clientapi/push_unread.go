@@ -1,6 +1,7 @@
 package clientapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -17,8 +18,13 @@ import (
 // own per event would double the database's commits on the send path. So
 // the counts of users whose syncs are active live in memory, updated as
 // events land and receipts move, and the database is written behind, in
-// batches (flushInterval). A user's counts are loaded from the database,
-// after a flush, the first time they are needed.
+// batches (flushInterval). A user's counts are loaded from the database
+// the first time they are needed, without waiting for the writes behind:
+// the operations not yet written (pending or being written) are replayed
+// on what was read, and replaying one that did land is harmless (an action
+// is added once by stream position; a mark clears the same entries again).
+// Waiting for the flush instead made every first /sync after a burst of
+// messages queue behind the whole backlog (seconds, in `warbler bench`).
 //
 // What a crash can lose: the push actions of the last flushInterval,
 // never an event. The counts are then low by those notifications.
@@ -28,7 +34,10 @@ type unreadTracker struct {
 	mu      sync.Mutex
 	users   *lru.Cache[string, *userUnread]
 	pending []pushOp
-	kick    chan struct{}
+	// inflight holds the operations a flush took from pending and has not
+	// committed yet: a load must replay them too.
+	inflight []pushOp
+	kick     chan struct{}
 
 	flushMu sync.Mutex // one flush at a time, in order
 }
@@ -55,9 +64,28 @@ type unreadMark struct {
 }
 
 // userUnread is one user's unread actions, by room and thread, each list
-// in stream order.
+// in stream order. While it is loading, the operations for the user are
+// queued and byThread is not read; ready is closed when loading ends, err
+// then says whether it failed. All fields but ready are guarded by
+// unreadTracker.mu.
 type userUnread struct {
 	byThread map[roomThread][]unreadEntry
+	loading  bool
+	queued   []pushOp
+	ready    chan struct{}
+	err      error
+}
+
+// apply applies op now, or queues it while the user is loading.
+func (u *userUnread) apply(op pushOp) {
+	switch {
+	case u.loading:
+		u.queued = append(u.queued, op)
+	case op.action != nil:
+		u.addAction(op.action)
+	case op.mark != nil:
+		u.mark(op.mark)
+	}
 }
 
 type roomThread struct{ roomID, threadID string }
@@ -102,9 +130,10 @@ func (t *unreadTracker) add(actions []storage.PushAction) {
 	defer t.mu.Unlock()
 	for i := range actions {
 		a := actions[i]
-		t.pending = append(t.pending, pushOp{action: &a})
+		op := pushOp{action: &a}
+		t.pending = append(t.pending, op)
 		if u, ok := t.users.Get(a.UserID); ok {
-			u.addAction(&a)
+			u.apply(op)
 		}
 	}
 	if len(t.pending) >= flushBatch {
@@ -115,9 +144,15 @@ func (t *unreadTracker) add(actions []storage.PushAction) {
 	}
 }
 
+// addAction adds a's entry in stream order, once: a replayed action may
+// already have been read from the database.
 func (u *userUnread) addAction(a *storage.PushAction) {
 	key := roomThread{a.RoomID, a.ThreadID}
-	u.byThread[key] = append(u.byThread[key], unreadEntry{a.StreamPos, a.Highlight})
+	entries := u.byThread[key]
+	i, found := slices.BinarySearchFunc(entries, a.StreamPos, func(e unreadEntry, pos int64) int { return cmp.Compare(e.pos, pos) })
+	if !found {
+		u.byThread[key] = slices.Insert(entries, i, unreadEntry{a.StreamPos, a.Highlight})
+	}
 }
 
 // markRead clears a user's actions in a room at or below upTo, in one
@@ -125,10 +160,10 @@ func (u *userUnread) addAction(a *storage.PushAction) {
 func (t *unreadTracker) markRead(userID, roomID, threadID string, upTo int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m := unreadMark{userID, roomID, threadID, upTo}
-	t.pending = append(t.pending, pushOp{mark: &m})
+	op := pushOp{mark: &unreadMark{userID, roomID, threadID, upTo}}
+	t.pending = append(t.pending, op)
 	if u, ok := t.users.Get(userID); ok {
-		u.mark(&m)
+		u.apply(op)
 	}
 }
 
@@ -157,17 +192,20 @@ func (t *unreadTracker) flush(ctx context.Context) error {
 func (t *unreadTracker) flushLocked(ctx context.Context) error {
 	t.mu.Lock()
 	ops := t.pending
-	t.pending = nil
+	t.pending, t.inflight = nil, ops
 	t.mu.Unlock()
 	for len(ops) > 0 {
 		n, err := t.writeOps(ctx, ops)
+		t.mu.Lock()
 		if err != nil {
-			t.mu.Lock()
 			t.pending = append(ops, t.pending...) // retried next time, in order
+			t.inflight = nil
 			t.mu.Unlock()
 			return err
 		}
 		ops = ops[n:]
+		t.inflight = ops
+		t.mu.Unlock()
 	}
 	return nil
 }
@@ -210,51 +248,75 @@ func (t *unreadTracker) counts(ctx context.Context, userID string) (map[roomThre
 }
 
 // load returns the user's in-memory unread actions, reading them from
-// the database (after writing what is pending) if they are not loaded.
+// the database if they are not loaded (see unreadTracker for why the
+// writes behind are not waited for).
 func (t *unreadTracker) load(ctx context.Context, userID string) (*userUnread, error) {
-	t.mu.Lock()
-	u, ok := t.users.Get(userID)
-	t.mu.Unlock()
-	if ok {
-		return u, nil
+	for {
+		t.mu.Lock()
+		u, ok := t.users.Get(userID)
+		if !ok {
+			u = t.startLoadLocked(userID)
+			t.mu.Unlock()
+			return u, t.finishLoad(ctx, u, userID)
+		}
+		t.mu.Unlock()
+		select {
+		case <-u.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		t.mu.Lock()
+		err := u.err
+		t.mu.Unlock()
+		if err == nil {
+			return u, nil
+		}
+		// Another request's load failed (its context may have ended, not
+		// ours): try again.
 	}
-	// Writes for this user between this flush and the Put below would be
-	// lost to the cache, so the flush lock is held until the user is in.
-	t.flushMu.Lock()
-	defer t.flushMu.Unlock()
-	if err := t.flushLocked(ctx); err != nil {
-		return nil, err
+}
+
+// startLoadLocked caches a loading entry for userID, queueing the
+// operations for the user that may not be in the database yet. From now
+// on add and markRead queue theirs behind them, in order.
+func (t *unreadTracker) startLoadLocked(userID string) *userUnread {
+	u := &userUnread{byThread: map[roomThread][]unreadEntry{}, loading: true, ready: make(chan struct{})}
+	for _, ops := range [][]pushOp{t.inflight, t.pending} {
+		for _, op := range ops {
+			if op.action != nil && op.action.UserID == userID || op.mark != nil && op.mark.userID == userID {
+				u.queued = append(u.queued, op)
+			}
+		}
 	}
+	t.users.Put(userID, u)
+	return u
+}
+
+// finishLoad reads the user's actions, then replays the queued operations
+// on them. The database holds every operation before the queued ones and
+// maybe some of them, which replaying in order leaves as they were.
+func (t *unreadTracker) finishLoad(ctx context.Context, u *userUnread, userID string) error {
 	rows, err := t.store.PushActions(ctx, userID, 0, maxUnreadLoaded, false)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	defer close(u.ready)
 	if err != nil {
-		return nil, err
+		u.err = err
+		if cur, ok := t.users.Get(userID); ok && cur == u {
+			t.users.Remove(userID)
+		}
+		return err
 	}
-	u = &userUnread{byThread: map[roomThread][]unreadEntry{}}
 	for i := len(rows) - 1; i >= 0; i-- { // oldest first
 		if r := rows[i]; !r.Read {
 			key := roomThread{r.RoomID, r.ThreadID}
 			u.byThread[key] = append(u.byThread[key], unreadEntry{r.StreamPos, r.Highlight})
 		}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if existing, ok := t.users.Get(userID); ok {
-		return existing, nil
+	u.loading = false
+	for _, op := range u.queued {
+		u.apply(op)
 	}
-	// Operations queued since the flush are applied now that u is in.
-	t.users.Put(userID, u)
-	t.applyPendingLocked(u, userID)
-	return u, nil
-}
-
-// applyPendingLocked applies the queued operations of userID to u.
-func (t *unreadTracker) applyPendingLocked(u *userUnread, userID string) {
-	for _, op := range t.pending {
-		switch {
-		case op.action != nil && op.action.UserID == userID:
-			u.addAction(op.action)
-		case op.mark != nil && op.mark.userID == userID:
-			u.mark(op.mark)
-		}
-	}
+	u.queued = nil
+	return nil
 }

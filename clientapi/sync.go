@@ -36,6 +36,8 @@ type syncServer struct {
 	rooms    *roomserver.RoomServer
 	notifier *notifier
 	filters  *filters
+	// summaries caches the rooms' member summaries (sync_summary_cache.go).
+	summaries *summaryCache
 	// streams serve the streams besides room events; nil ones are not
 	// served yet.
 	streams [numStreams]syncStream
@@ -44,7 +46,7 @@ type syncServer struct {
 }
 
 func newSyncServer(a *API, store syncStore, f *filters) *syncServer {
-	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f}
+	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f, summaries: a.roomMembers}
 	a.Rooms.AddListener(s.notifier)
 	addE2EEStreams(a, s)
 	a.userData = newUserData(a, !a.PresenceDisabled)

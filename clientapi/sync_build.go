@@ -292,6 +292,9 @@ func (v *syncView) addLeft(ctx context.Context, resp *syncResponse) error {
 		}
 		left = append(left, rooms...)
 	}
+	if len(left) == 0 {
+		return nil // most users: spares every sync the forgotten rooms' read
+	}
 	left, err := v.s.api.withoutForgotten(ctx, v.req.userID, left)
 	if err != nil {
 		return err

@@ -13,6 +13,10 @@ func (a *API) mountSync(r chi.Router) {
 		slog.Debug("clientapi: /sync is off: no roomserver")
 		return
 	}
+	// The members cache is the first listener: it drops a changed room
+	// before the push rules and the notifier read its members.
+	a.roomMembers = newSummaryCache(a.Store, a.Rooms.JoinedUsers)
+	a.Rooms.AddListener(a.roomMembers)
 	a.startPush()
 	var store syncStore = a.Store
 	f := &filters{store: store}

@@ -41,7 +41,7 @@ func hasMemberEvent(room *joinedRoom) bool {
 }
 
 func (v *syncView) fillRoomSummary(ctx context.Context, roomID string, room *joinedRoom) error {
-	sum, err := v.s.api.Store.RoomMemberSummary(ctx, roomID, v.req.userID, maxHeroes)
+	sum, err := v.s.summaries.summary(ctx, roomID, v.req.userID)
 	if err != nil {
 		return err
 	}
