@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -175,25 +176,33 @@ type e2eeEnv struct {
 	sent   *recordingQueuer
 }
 
-// e2eeStore answers RoomsForUser from a fixed map; the rest is the database.
+// e2eeStore answers the room-sharing queries from fixed maps (user →
+// joined rooms, room → joined servers); the rest is the database.
 type e2eeStore struct {
 	storage.Database
-	rooms map[string][]string
+	rooms   map[string][]string
+	servers fixedRooms
 }
 
-func (s e2eeStore) RoomsForUser(_ context.Context, userID, _ string) ([]string, error) {
-	return s.rooms[userID], nil
+func (s e2eeStore) ServersSharingRooms(_ context.Context, userID string) ([]string, error) {
+	var out []string
+	for _, r := range s.rooms[userID] {
+		for _, srv := range s.servers[r] {
+			if !slices.Contains(out, srv) {
+				out = append(out, srv)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (s e2eeStore) ServerSharesRoom(ctx context.Context, userID, server string) (bool, error) {
+	servers, err := s.ServersSharingRooms(ctx, userID)
+	return slices.Contains(servers, server), err
 }
 
 type fixedRooms map[string][]string
-
-func (r fixedRooms) JoinedServers(_ context.Context, roomID string) ([]string, error) {
-	return r[roomID], nil
-}
-
-func (r fixedRooms) ServerAllowedInRoom(context.Context, string, string) (bool, error) {
-	return true, nil
-}
 
 // fakeUserDevices answers GET /user/devices with list, or fails while down.
 type fakeUserDevices struct {
@@ -265,9 +274,9 @@ func newE2EEEnv(t *testing.T) *e2eeEnv {
 	remote := &fakeUserDevices{list: UserDevices{UserID: e2eeBob, StreamID: 5, Devices: []UserDevice{{DeviceID: "D1", Keys: devKeys(e2eeBob, "D1"), DisplayName: "phone"}}}}
 	local := &recordingLocal{moved: map[string]int{}}
 	sent := &recordingQueuer{}
-	store := e2eeStore{Database: db, rooms: map[string][]string{e2eeBob: {e2eeRoom}, "@alice:e2ee.example": {e2eeRoom}}}
-	e, err := NewE2EE(E2EEConfig{ServerName: "e2ee.example", Client: remote, Store: store,
-		Rooms: fixedRooms{e2eeRoom: {"e2ee.example", e2eeRemote}}, Sender: sent, Local: local})
+	store := e2eeStore{Database: db, rooms: map[string][]string{e2eeBob: {e2eeRoom}, "@alice:e2ee.example": {e2eeRoom}},
+		servers: fixedRooms{e2eeRoom: {"e2ee.example", e2eeRemote}}}
+	e, err := NewE2EE(E2EEConfig{ServerName: "e2ee.example", Client: remote, Store: store, Sender: sent, Local: local})
 	if err != nil {
 		t.Fatal(err)
 	}
