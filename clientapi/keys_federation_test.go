@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"sync"
@@ -83,5 +84,42 @@ func TestKeysForServer(t *testing.T) {
 	devices, _, _, err := e.api.DevicesForServer(t.Context(), e.alice)
 	if err != nil || len(devices) != 1 || devices[0].DeviceID != e.aliceDevice {
 		t.Fatalf("DevicesForServer: %+v %v", devices, err)
+	}
+}
+
+// halfAnsweringRemote knows some users' keys without asking (a cache)
+// but cannot reach their server.
+type halfAnsweringRemote struct {
+	RemoteE2EE
+	known map[string]map[string]json.RawMessage
+}
+
+func (h halfAnsweringRemote) QueryKeys(_ context.Context, server string, users map[string][]string) (RemoteKeys, error) {
+	out := RemoteKeys{DeviceKeys: map[string]map[string]json.RawMessage{}}
+	for u := range users {
+		if ks, ok := h.known[u]; ok {
+			out.DeviceKeys[u] = ks
+		}
+	}
+	return out, errors.New(server + " is unreachable")
+}
+
+// TestQueryKeysServesCachedKeysOfAnUnreachableServer: the server goes
+// to failures, and the users whose keys were known are answered anyway.
+func TestQueryKeysServesCachedKeysOfAnUnreachableServer(t *testing.T) {
+	const cached, uncached = "@carol:remote.example", "@dave:remote.example"
+	remote := halfAnsweringRemote{known: map[string]map[string]json.RawMessage{
+		cached: {"C1": json.RawMessage(`{"user_id":"@carol:remote.example","device_id":"C1","keys":{"ed25519:C1":"k"}}`)},
+	}}
+	e := &keysEnv{syncEnv: newSyncEnvWith(t, func(a *API) { a.RemoteE2EE = remote })}
+	r := e.do("POST", v3+"/keys/query", map[string]any{"device_keys": map[string]any{cached: []string{}, uncached: []string{}}}, e.aliceToken)
+	r.want(t, 200, "")
+	failures, _ := r.body["failures"].(map[string]any)
+	keys, _ := r.body["device_keys"].(map[string]any)
+	if _, ok := failures["remote.example"]; !ok || len(failures) != 1 {
+		t.Errorf("failures = %v, want remote.example", failures)
+	}
+	if c, _ := keys[cached].(map[string]any); c["C1"] == nil || keys[uncached] != nil {
+		t.Errorf("device_keys = %v, want %s's cached device only", keys, cached)
 	}
 }

@@ -231,7 +231,8 @@ func withSignatures(keyJSON []byte, sigs []storage.KeySignature, unsigned map[st
 }
 
 // remoteKeys asks other servers through the federation seam; servers it
-// cannot ask or that fail are listed in failures.
+// cannot ask or that fail are listed in failures, and what the seam knew
+// of their users without asking (cached keys) is served all the same.
 func (a *API) remoteKeys(ctx context.Context, byServer map[string]map[string][]string, timeout time.Duration, resp *queryKeysResponse) {
 	for server, users := range byServer {
 		if a.RemoteE2EE == nil {
@@ -244,7 +245,6 @@ func (a *API) remoteKeys(ctx context.Context, byServer map[string]map[string][]s
 		if err != nil {
 			slog.Debug("clientapi: remote key query failed", "server", server, "err", err)
 			resp.Failures[server] = map[string]any{}
-			continue
 		}
 		for u, devices := range got.DeviceKeys {
 			if serverOf(u) == server {

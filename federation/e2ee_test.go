@@ -206,11 +206,13 @@ type fixedRooms map[string][]string
 
 // fakeUserDevices answers GET /user/devices with list, or fails while down.
 type fakeUserDevices struct {
-	mu    sync.Mutex
-	list  UserDevices
-	down  bool
-	calls int
-	posts []string
+	mu   sync.Mutex
+	list UserDevices
+	down bool
+	// postDown fails the POSTs (/user/keys/query, /user/keys/claim).
+	postDown bool
+	calls    int
+	posts    []string
 }
 
 func (f *fakeUserDevices) Do(_ context.Context, dest, method, path string, body any) (*Response, error) {
@@ -218,6 +220,9 @@ func (f *fakeUserDevices) Do(_ context.Context, dest, method, path string, body 
 	defer f.mu.Unlock()
 	if method == http.MethodPost {
 		f.posts = append(f.posts, path)
+		if f.postDown {
+			return nil, errors.New("connection refused")
+		}
 		raw, _ := json.Marshal(DeviceKeysAnswer{DeviceKeys: map[string]map[string]json.RawMessage{
 			e2eeBob:               {"R1": devKeys(e2eeBob, "R1"), "BAD": devKeys(e2eeBob, "OTHER")},
 			"@eve:remote.example": {"E": devKeys("@eve:remote.example", "E")},
@@ -562,5 +567,31 @@ func TestSigningKeyUpdate(t *testing.T) {
 	}
 	if err := env.e.signingKeyUpdate(t.Context(), "evil.example", raw); err == nil {
 		t.Error("an update about another server's user was accepted")
+	}
+}
+
+// TestQueryKeysWhenUnreachable: the users the cache knows, fresh or
+// stale, are answered when their server cannot be asked about the
+// others, with the error that puts the server in failures.
+func TestQueryKeysWhenUnreachable(t *testing.T) {
+	env := newE2EEEnv(t)
+	if err := env.update(e2eeRemote, map[string]any{"user_id": e2eeBob, "device_id": "D1", "stream_id": 5}); err != nil {
+		t.Fatal(err)
+	}
+	env.remote.postDown = true
+	const eve = "@eve:remote.example"
+	for _, stale := range []bool{false, true} {
+		if stale {
+			if err := env.db.MarkRemoteDeviceListStale(t.Context(), e2eeBob); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := env.e.QueryKeys(t.Context(), e2eeRemote, map[string][]string{e2eeBob: nil, eve: nil})
+		if err == nil {
+			t.Fatalf("stale %v: no error from an unreachable server", stale)
+		}
+		if got.DeviceKeys[e2eeBob]["D1"] == nil || got.DeviceKeys[eve] != nil {
+			t.Errorf("stale %v: answer %v, want bob's cached D1 only", stale, got.DeviceKeys)
+		}
 	}
 }
