@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/warbler-im/warbler/policy"
 	"github.com/warbler-im/warbler/storage"
+	"github.com/warbler-im/warbler/storage/postgres/pgtest"
 )
 
 const (
@@ -593,5 +595,24 @@ func TestQueryKeysWhenUnreachable(t *testing.T) {
 		if got.DeviceKeys[e2eeBob]["D1"] == nil || got.DeviceKeys[eve] != nil {
 			t.Errorf("stale %v: answer %v, want bob's cached D1 only", stale, got.DeviceKeys)
 		}
+	}
+}
+
+// TestE2EEOnPostgres runs the E2EE scenarios that touch storage on
+// PostgreSQL too (skipped without WARBLER_TEST_POSTGRES).
+func TestE2EEOnPostgres(t *testing.T) {
+	if os.Getenv(pgtest.EnvVar) == "" {
+		t.Skip(pgtest.EnvVar + " not set: PostgreSQL tests skipped")
+	}
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	for name, scenario := range map[string]func(*testing.T){
+		"track and resync": TestDeviceListUpdatesTrackAndResync, "refused updates": TestDeviceListUpdatesRefused,
+		"query from cache": TestQueryKeysFromCache, "query when unreachable": TestQueryKeysWhenUnreachable,
+		"to-device": TestDirectToDeviceDelivery, "device changed": TestDeviceChangedAnnounces,
+		"key endpoints": TestUserKeyEndpoints, "untrack": TestUntrackAfterLeave,
+		"signing key update": TestSigningKeyUpdate,
+	} {
+		t.Run(name, scenario)
 	}
 }
