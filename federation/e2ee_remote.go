@@ -116,15 +116,24 @@ func withDisplayName(keyJSON []byte, name string) json.RawMessage {
 }
 
 // mergeRemoteKeys adds a remote answer for the users asked, keeping only
-// device keys that name their user and device.
+// device keys of the devices asked (all if none were named) that name
+// their user and device.
 func mergeRemoteKeys(answer *DeviceKeysAnswer, got DeviceKeysAnswer, asked map[string][]string) {
 	for u, devices := range got.DeviceKeys {
-		if _, ok := asked[u]; !ok {
+		names, ok := asked[u]
+		if !ok {
 			continue
+		}
+		wanted := make(map[string]bool, len(names))
+		for _, d := range names {
+			wanted[d] = true
 		}
 		kept := map[string]json.RawMessage{}
 		for d, keys := range devices {
-			if len(kept) < maxRemoteDevices && checkRemoteDeviceKeys(keys, u, d) == nil {
+			if len(kept) >= maxRemoteDevices {
+				break
+			}
+			if (len(wanted) == 0 || wanted[d]) && checkDeviceID(d) == nil && checkRemoteDeviceKeys(keys, u, d) == nil {
 				kept[d] = keys
 			}
 		}

@@ -89,6 +89,9 @@ func TestParseDeviceListUpdate(t *testing.T) {
 		{"no keys (a device without E2E keys)", with("keys", nil), e2eeRemote, false},
 		{"deleted: keys are ignored", with("deleted", true), e2eeRemote, false},
 		{"display name too long", with("device_display_name", strings.Repeat("x", 1025)), e2eeRemote, true},
+		{"display name with NUL", with("device_display_name", "a\x00b"), e2eeRemote, true},
+		{"device ID with NUL", with("device_id", "D\x001"), e2eeRemote, true},
+		{"keys too large", with("keys", json.RawMessage(strings.Replace(string(devKeys(e2eeBob, "D1")), `"signatures":{}`, `"signatures":{},"pad":"`+strings.Repeat("x", maxRemoteKeyJSON)+`"`, 1))), e2eeRemote, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			raw, _ := json.Marshal(c.content)
@@ -611,8 +614,114 @@ func TestE2EEOnPostgres(t *testing.T) {
 		"query from cache": TestQueryKeysFromCache, "query when unreachable": TestQueryKeysWhenUnreachable,
 		"to-device": TestDirectToDeviceDelivery, "device changed": TestDeviceChangedAnnounces,
 		"key endpoints": TestUserKeyEndpoints, "untrack": TestUntrackAfterLeave,
-		"signing key update": TestSigningKeyUpdate,
+		"signing key update": TestSigningKeyUpdate, "resync not stored": TestResyncThatCannotBeStoredMarksStale,
+		"malformed updates": TestMalformedUpdatesChangeNothing,
 	} {
 		t.Run(name, scenario)
+	}
+}
+
+func TestCheckUserDevices(t *testing.T) {
+	dev := func(id, name string) UserDevice {
+		return UserDevice{DeviceID: id, Keys: devKeys(e2eeBob, id), DisplayName: name}
+	}
+	for _, c := range []struct {
+		name    string
+		got     UserDevices
+		wantErr bool
+	}{
+		{"valid", UserDevices{UserID: e2eeBob, StreamID: 3, Devices: []UserDevice{dev("D1", "phone")}}, false},
+		{"no change yet: stream 0", UserDevices{UserID: e2eeBob}, false},
+		{"another user", UserDevices{UserID: "@eve:remote.example", StreamID: 3}, true},
+		{"negative stream", UserDevices{UserID: e2eeBob, StreamID: -1}, true},
+		{"NUL in a display name", UserDevices{UserID: e2eeBob, StreamID: 3, Devices: []UserDevice{dev("D1", "a\x00")}}, true},
+		{"keys of another device", UserDevices{UserID: e2eeBob, StreamID: 3, Devices: []UserDevice{{DeviceID: "D1", Keys: devKeys(e2eeBob, "D2")}}}, true},
+		{"master key of another user", UserDevices{UserID: e2eeBob, MasterKey: json.RawMessage(`{"user_id":"@eve:remote.example","usage":["master"],"keys":{"ed25519:M":"M"}}`)}, true},
+		{"invalid UTF-8 in keys", UserDevices{UserID: e2eeBob, Devices: []UserDevice{{DeviceID: "D1",
+			Keys: json.RawMessage("{\"user_id\":\"@bob:remote.example\",\"device_id\":\"D1\",\"keys\":{\"k\":\"\xff\"}}")}}}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := checkUserDevices(c.got, e2eeBob); (err != nil) != c.wantErr {
+				t.Fatalf("err = %v, want error %v", err, c.wantErr)
+			}
+		})
+	}
+}
+
+func TestMergeRemoteKeys(t *testing.T) {
+	got := DeviceKeysAnswer{DeviceKeys: map[string]map[string]json.RawMessage{
+		e2eeBob:               {"D1": devKeys(e2eeBob, "D1"), "D2": devKeys(e2eeBob, "D2"), "D3": devKeys(e2eeBob, "OTHER")},
+		"@eve:remote.example": {"E": devKeys("@eve:remote.example", "E")},
+	}}
+	for _, c := range []struct {
+		name  string
+		asked []string
+		want  []string
+	}{
+		{"all devices", nil, []string{"D1", "D2"}},
+		{"the devices asked for only", []string{"D2", "NOPE"}, []string{"D2"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			answer := DeviceKeysAnswer{DeviceKeys: map[string]map[string]json.RawMessage{}, MasterKeys: map[string]json.RawMessage{}, SelfSigningKeys: map[string]json.RawMessage{}}
+			mergeRemoteKeys(&answer, got, map[string][]string{e2eeBob: c.asked})
+			var ids []string
+			for d := range answer.DeviceKeys[e2eeBob] {
+				ids = append(ids, d)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, c.want) || len(answer.DeviceKeys) != 1 {
+				t.Errorf("kept %v of %v, want %v of bob only", ids, answer.DeviceKeys, c.want)
+			}
+		})
+	}
+}
+
+// failingReplace is a store whose list replacements fail.
+type failingReplace struct{ e2eeStore }
+
+func (failingReplace) ReplaceRemoteDeviceList(context.Context, storage.RemoteDeviceList) (int64, error) {
+	return 0, errors.New("disk full")
+}
+
+// TestResyncThatCannotBeStoredMarksStale: a tracked list whose resync
+// cannot be written is not left passing for current.
+func TestResyncThatCannotBeStoredMarksStale(t *testing.T) {
+	env := newE2EEEnv(t)
+	if err := env.update(e2eeRemote, map[string]any{"user_id": e2eeBob, "device_id": "D1", "stream_id": 5}); err != nil {
+		t.Fatal(err)
+	}
+	env.e.cfg.Store = failingReplace{env.e.cfg.Store.(e2eeStore)}
+	if err := env.update(e2eeRemote, map[string]any{"user_id": e2eeBob, "device_id": "D3", "stream_id": 9, "prev_id": []int{8}}); err == nil {
+		t.Fatal("a failed write reported no error")
+	}
+	if l := env.cached(); !l.Stale || l.StreamID != 5 {
+		t.Fatalf("after a resync that could not be stored: %+v", l)
+	}
+}
+
+// TestMalformedUpdatesChangeNothing: updates refused by their shape
+// leave the cached list as it was, on either database.
+func TestMalformedUpdatesChangeNothing(t *testing.T) {
+	env := newE2EEEnv(t)
+	if err := env.update(e2eeRemote, map[string]any{"user_id": e2eeBob, "device_id": "D1", "stream_id": 5}); err != nil {
+		t.Fatal(err)
+	}
+	before := env.cached()
+	for _, content := range []map[string]any{
+		{"user_id": e2eeBob, "device_id": "D2", "stream_id": 6, "prev_id": []int{5}, "device_display_name": "a\x00b"},
+		{"user_id": e2eeBob, "device_id": "D\x002", "stream_id": 6, "prev_id": []int{5}},
+		{"user_id": e2eeBob, "device_id": "D2", "stream_id": 6, "prev_id": []int{5}, "keys": devKeys(e2eeBob, "D9")},
+		{"user_id": e2eeBob, "device_id": "D2", "stream_id": "6", "prev_id": []int{5}},
+	} {
+		if err := env.update(e2eeRemote, content); err == nil {
+			t.Errorf("accepted %v", content)
+		}
+	}
+	raw := []byte(`{"user_id":"@bob:remote.example","master_key":{"user_id":"@bob:remote.example","usage":["master"],"keys":{"ed25519:M":"\u0000"},"x":"` + "\xff" + `"}}`)
+	if err := env.e.signingKeyUpdate(t.Context(), e2eeRemote, raw); err == nil {
+		t.Error("accepted a signing key update with invalid UTF-8")
+	}
+	if after := env.cached(); after.StreamID != before.StreamID || len(after.Devices) != len(before.Devices) || after.Stale || len(after.CrossSigning) != len(before.CrossSigning) {
+		t.Errorf("list changed from %+v to %+v", before, after)
 	}
 }
