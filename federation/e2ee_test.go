@@ -148,6 +148,8 @@ func TestParseDirectToDevice(t *testing.T) {
 		{"message id of 32 characters", map[string]any{"sender": e2eeBob, "type": "t", "message_id": strings.Repeat("é", 32), "messages": msgs}, false},
 		{"no messages", map[string]any{"sender": e2eeBob, "type": "t", "message_id": "m1"}, true},
 		{"recipient not a user", map[string]any{"sender": e2eeBob, "type": "t", "message_id": "m1", "messages": map[string]any{"alice": map[string]any{"D": map[string]any{}}}}, true},
+		{"type with NUL", map[string]any{"sender": e2eeBob, "type": "t\x00", "message_id": "m1", "messages": msgs}, true},
+		{"message id with NUL", map[string]any{"sender": e2eeBob, "type": "t", "message_id": "m\x00", "messages": msgs}, true},
 		{"message not an object", map[string]any{"sender": e2eeBob, "type": "t", "message_id": "m1", "messages": map[string]any{"@a:e2ee.example": map[string]any{"D": "x"}}}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -723,5 +725,12 @@ func TestMalformedUpdatesChangeNothing(t *testing.T) {
 	}
 	if after := env.cached(); after.StreamID != before.StreamID || len(after.Devices) != len(before.Devices) || after.Stale || len(after.CrossSigning) != len(before.CrossSigning) {
 		t.Errorf("list changed from %+v to %+v", before, after)
+	}
+}
+
+func TestParseDirectToDeviceRefusesInvalidUTF8(t *testing.T) {
+	raw := []byte(`{"sender":"@bob:remote.example","type":"t","message_id":"m1","messages":{"@a:e2ee.example":{"D":{"x":"` + "\xff" + `"}}}}`)
+	if _, err := parseDirectToDevice(raw, e2eeRemote); err == nil {
+		t.Error("a message body with invalid UTF-8 was accepted")
 	}
 }

@@ -233,10 +233,10 @@ func parseDirectToDevice(content json.RawMessage, origin string) (directToDevice
 		return m, err
 	}
 	switch {
-	case m.Type == "" || len(m.Type) > 255:
-		return m, errors.New("type is missing or too long")
-	case m.MessageID == "" || utf8.RuneCountInString(m.MessageID) > maxMessageIDLength:
-		return m, errors.New("message_id is missing or longer than 32 characters")
+	case m.Type == "" || len(m.Type) > 255 || checkStoredText(m.Type) != nil:
+		return m, errors.New("type is missing, too long or not text")
+	case m.MessageID == "" || utf8.RuneCountInString(m.MessageID) > maxMessageIDLength || checkStoredText(m.MessageID) != nil:
+		return m, errors.New("message_id is missing, longer than 32 characters or not text")
 	case m.Messages == nil:
 		return m, errors.New("messages is missing")
 	}
@@ -247,8 +247,8 @@ func parseDirectToDevice(content json.RawMessage, origin string) (directToDevice
 		}
 		for _, body := range devices {
 			var obj map[string]json.RawMessage
-			if json.Unmarshal(body, &obj) != nil || obj == nil {
-				return m, errors.New("messages: each message must be a JSON object")
+			if json.Unmarshal(body, &obj) != nil || obj == nil || !utf8.Valid(body) {
+				return m, errors.New("messages: each message must be a JSON object in UTF-8")
 			}
 			n++
 		}
