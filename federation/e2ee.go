@@ -20,7 +20,8 @@ import (
 type E2EEStore interface {
 	storage.RemoteDeviceStore
 	ServersSharingRooms(ctx context.Context, userID string) ([]string, error)
-	ServerSharesRoom(ctx context.Context, userID, server string) (bool, error)
+	ServerSharesRoom(ctx context.Context, userID, server, exceptRoomID string) (bool, error)
+	JoinedServers(ctx context.Context, roomID string) ([]string, error)
 	RoomMembers(ctx context.Context, roomID, membership string) ([]string, error)
 	AddDeviceListChange(ctx context.Context, userID, roomID, kind string) (int64, error)
 }
@@ -84,5 +85,5 @@ func (e *E2EE) sharingServers(ctx context.Context, userID string) ([]string, err
 // sharesRoomWithUs: a remote user is joined to a room this server is in.
 // Only such users' device lists are tracked.
 func (e *E2EE) sharesRoomWithUs(ctx context.Context, userID string) (bool, error) {
-	return e.cfg.Store.ServerSharesRoom(ctx, userID, e.cfg.ServerName)
+	return e.cfg.Store.ServerSharesRoom(ctx, userID, e.cfg.ServerName, "")
 }

@@ -204,9 +204,17 @@ func (s e2eeStore) ServersSharingRooms(_ context.Context, userID string) ([]stri
 	return out, nil
 }
 
-func (s e2eeStore) ServerSharesRoom(ctx context.Context, userID, server string) (bool, error) {
-	servers, err := s.ServersSharingRooms(ctx, userID)
-	return slices.Contains(servers, server), err
+func (s e2eeStore) ServerSharesRoom(_ context.Context, userID, server, exceptRoomID string) (bool, error) {
+	for _, r := range s.rooms[userID] {
+		if r != exceptRoomID && slices.Contains(s.servers[r], server) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (s e2eeStore) JoinedServers(_ context.Context, roomID string) ([]string, error) {
+	return s.servers[roomID], nil
 }
 
 type fixedRooms map[string][]string
@@ -617,7 +625,7 @@ func TestE2EEOnPostgres(t *testing.T) {
 		"to-device": TestDirectToDeviceDelivery, "device changed": TestDeviceChangedAnnounces,
 		"key endpoints": TestUserKeyEndpoints, "untrack": TestUntrackAfterLeave,
 		"signing key update": TestSigningKeyUpdate, "resync not stored": TestResyncThatCannotBeStoredMarksStale,
-		"malformed updates": TestMalformedUpdatesChangeNothing,
+		"malformed updates": TestMalformedUpdatesChangeNothing, "announce after join": TestAnnounceAfterJoin,
 	} {
 		t.Run(name, scenario)
 	}
@@ -732,5 +740,34 @@ func TestParseDirectToDeviceRefusesInvalidUTF8(t *testing.T) {
 	raw := []byte(`{"sender":"@bob:remote.example","type":"t","message_id":"m1","messages":{"@a:e2ee.example":{"D":{"x":"` + "\xff" + `"}}}}`)
 	if _, err := parseDirectToDevice(raw, e2eeRemote); err == nil {
 		t.Error("a message body with invalid UTF-8 was accepted")
+	}
+}
+
+// TestAnnounceAfterJoin: a local user's join to a room holding a server
+// that shared no room with them announces their device list (to every
+// server sharing a room); a join among servers that already hear of them
+// announces nothing.
+func TestAnnounceAfterJoin(t *testing.T) {
+	env := newE2EEEnv(t)
+	env.local.LocalKeys = userKeysStub{}
+	const alice = "@alice:e2ee.example"
+	store := env.e.cfg.Store.(e2eeStore)
+	store.servers["!known:e2ee.example"] = []string{"e2ee.example", e2eeRemote}
+	store.servers["!new:e2ee.example"] = []string{"e2ee.example", e2eeRemote, "third.example"}
+	store.rooms[alice] = append(store.rooms[alice], "!known:e2ee.example")
+	if err := env.e.announceAfterJoin(t.Context(), "!known:e2ee.example", alice); err != nil || len(env.sent.edus) != 0 {
+		t.Fatalf("a join among known servers: %v, EDUs %v", err, env.sent.edus)
+	}
+	store.rooms[alice] = append(store.rooms[alice], "!new:e2ee.example")
+	if err := env.e.announceAfterJoin(t.Context(), "!new:e2ee.example", alice); err != nil {
+		t.Fatal(err)
+	}
+	if len(env.sent.edus) != 1 || !strings.Contains(env.sent.edus[0], "third.example") || !strings.Contains(env.sent.edus[0], e2eeRemote) ||
+		!strings.Contains(env.sent.edus[0], `m.device_list_update {"user_id":"@alice:e2ee.example","device_id":"A1"`) {
+		t.Fatalf("EDUs %v", env.sent.edus)
+	}
+	// A profile change is a join event again: nothing more to announce.
+	if err := env.e.announceAfterJoin(t.Context(), "!new:e2ee.example", alice); err != nil || len(env.sent.edus) != 1 {
+		t.Fatalf("a repeated join: %v, EDUs %v", err, env.sent.edus)
 	}
 }

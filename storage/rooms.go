@@ -263,8 +263,8 @@ type RoomStore interface {
 	// member in some room the user is joined to (the user's own included).
 	ServersSharingRooms(ctx context.Context, userID string) ([]string, error)
 	// ServerSharesRoom reports whether server has a joined member in some
-	// room the user is joined to.
-	ServerSharesRoom(ctx context.Context, userID, server string) (bool, error)
+	// room the user is joined to, leaving out exceptRoomID ("" for none).
+	ServerSharesRoom(ctx context.Context, userID, server, exceptRoomID string) (bool, error)
 
 	// MaxStreamPosition is the highest events stream position committed;
 	// every position up to it is visible to readers.

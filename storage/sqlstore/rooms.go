@@ -141,9 +141,10 @@ func (db *DB) ServersSharingRooms(ctx context.Context, userID string) ([]string,
 }
 
 // ServerSharesRoom implements storage.RoomStore.
-func (db *DB) ServerSharesRoom(ctx context.Context, userID, server string) (bool, error) {
+func (db *DB) ServerSharesRoom(ctx context.Context, userID, server, exceptRoomID string) (bool, error) {
 	var one int
-	err := db.reader.QueryRowContext(ctx, db.q(`SELECT 1 `+qUserJoinedServers+` AND s.server_name = $2 LIMIT 1`), userID, server).Scan(&one)
+	err := db.reader.QueryRowContext(ctx, db.q(`SELECT 1 `+qUserJoinedServers+` AND s.server_name = $2
+		AND m.room_nid NOT IN (SELECT room_nid FROM rooms WHERE room_id = $3) LIMIT 1`), userID, server, exceptRoomID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
