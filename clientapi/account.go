@@ -129,10 +129,9 @@ func (a *API) deactivate(r *http.Request) (any, error) {
 		return nil, err
 	}
 	devices, err := a.deviceIDs(r.Context(), sess.userID)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = a.Store.DeactivateAccount(r.Context(), sess.userID, req.Erase, a.now().UnixMilli())
 	}
-	err = a.Store.DeactivateAccount(r.Context(), sess.userID, req.Erase, a.now().UnixMilli())
 	a.uia.finish(sess, err == nil)
 	if err != nil {
 		return nil, err
