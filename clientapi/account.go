@@ -2,8 +2,10 @@ package clientapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/internal/secrets"
@@ -79,7 +81,31 @@ func (a *API) setPassword(r *http.Request, userID, password string, logout bool,
 	if err != nil {
 		return err
 	}
-	return a.Store.ChangePassword(r.Context(), userID, hash, logout, keepDeviceID)
+	var gone []string
+	if logout {
+		if gone, err = a.deviceIDs(r.Context(), userID); err != nil {
+			return err
+		}
+		gone = slices.DeleteFunc(gone, func(d string) bool { return d == keepDeviceID })
+	}
+	if err := a.Store.ChangePassword(r.Context(), userID, hash, logout, keepDeviceID); err != nil {
+		return err
+	}
+	a.forgetDevices(r.Context(), userID, gone)
+	return nil
+}
+
+// deviceIDs lists the IDs of a user's devices.
+func (a *API) deviceIDs(ctx context.Context, userID string) ([]string, error) {
+	devices, err := a.Store.ListDevices(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(devices))
+	for i, d := range devices {
+		ids[i] = d.DeviceID
+	}
+	return ids, nil
 }
 
 type deactivateRequest struct {
@@ -102,12 +128,15 @@ func (a *API) deactivate(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = a.Store.DeactivateAccount(r.Context(), sess.userID, req.Erase, a.now().UnixMilli())
+	devices, err := a.deviceIDs(r.Context(), sess.userID)
+	if err == nil {
+		err = a.Store.DeactivateAccount(r.Context(), sess.userID, req.Erase, a.now().UnixMilli())
+	}
 	a.uia.finish(sess, err == nil)
 	if err != nil {
 		return nil, err
 	}
-	a.forgetAccountKeys(r.Context(), sess.userID)
+	a.forgetAccountKeys(r.Context(), sess.userID, devices)
 	// No third-party identifiers are ever bound, and the spec has the
 	// result be "success" when there is nothing to unbind.
 	return map[string]string{"id_server_unbind_result": "success"}, nil

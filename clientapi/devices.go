@@ -123,12 +123,17 @@ func (a *API) removeDevices(r *http.Request, deviceIDs []string, auth json.RawMe
 	if err != nil {
 		return nil, err
 	}
-	// Devices already gone are not an error: the spec answers 200 for them.
-	err = a.Store.DeleteDevices(r.Context(), accountID, deviceIDs)
+	// Devices already gone are not an error: the spec answers 200 for
+	// them. Only those that existed are announced as deleted.
+	existing, err := a.deviceIDs(r.Context(), accountID)
+	if err == nil {
+		err = a.Store.DeleteDevices(r.Context(), accountID, deviceIDs)
+	}
 	a.uia.finish(sess, err == nil)
 	if err != nil {
 		return nil, err
 	}
-	a.forgetDevices(r.Context(), accountID, deviceIDs)
+	asked := asSet(deviceIDs)
+	a.forgetDevices(r.Context(), accountID, slices.DeleteFunc(existing, func(d string) bool { return !asked[d] }))
 	return struct{}{}, nil
 }

@@ -23,7 +23,8 @@ import (
 // claims) and to-device messages to them are dropped.
 type RemoteE2EE interface {
 	// QueryKeys asks server for its users' keys: user → device IDs (empty
-	// for all devices).
+	// for all devices). With an error (server is then in failures) it may
+	// still return the keys it knew without asking, which are served.
 	QueryKeys(ctx context.Context, server string, deviceKeys map[string][]string) (RemoteKeys, error)
 	// ClaimKeys claims one-time keys on server: user → device → algorithm.
 	// It answers user → device → key ID → key.

@@ -242,7 +242,8 @@ type keyFailure struct {
 // must be a stored key, unchanged but for its signatures, signed by the
 // caller's key that may sign it: their self-signing key for their own
 // devices, one of their devices for their own master key, their
-// user-signing key for another user's master key. Others fail one by one.
+// user-signing key for another user's master key, of this server or
+// another (whose key is asked of it). Others fail one by one.
 func (a *API) uploadSignatures(r *http.Request) (any, error) {
 	var body map[string]map[string]json.RawMessage
 	if err := decodeRoomBody(r, &body); err != nil {
@@ -297,6 +298,8 @@ type signer struct {
 	userID  string
 	cross   map[string][]byte
 	devices map[string][]byte
+	// remoteMasters are the remote users' master keys looked up so far.
+	remoteMasters map[string][]byte
 }
 
 func (a *API) loadSigner(ctx context.Context, userID string) (*signer, error) {
@@ -353,14 +356,10 @@ func (a *API) signedTarget(ctx context.Context, s *signer, target, keyID string)
 		}
 		return nil, nil, unknown
 	}
-	if !a.isLocalUser(target) {
-		return nil, nil, unknown // remote keys come with federation
+	master, fail := a.masterKeyOf(ctx, s, target)
+	if fail != nil {
+		return nil, nil, fail
 	}
-	theirs, err := a.Store.CrossSigningKeys(ctx, []string{target})
-	if err != nil {
-		return nil, nil, &keyFailure{mxcore.ErrUnknown, "Could not read the key"}
-	}
-	master := theirs[target]["master"]
 	if master == nil || crossSigningPublicKey(master) != keyID {
 		return nil, nil, unknown
 	}
@@ -369,6 +368,45 @@ func (a *API) signedTarget(ctx context.Context, s *signer, target, keyID string)
 		return nil, nil, &keyFailure{errInvalidSignature, "You have no user-signing key"}
 	}
 	return master, map[string]string{"ed25519:" + usk: usk}, nil
+}
+
+// maxRemoteSignTargets bounds the remote users whose master keys one
+// signature upload looks up (each may be a request to their server).
+const maxRemoteSignTargets = 20
+
+// masterKeyOf is another user's master key (nil if they have none): a
+// local user's from the store, a remote user's as their server (or the
+// cache of it) tells, looked up once per upload.
+func (a *API) masterKeyOf(ctx context.Context, s *signer, target string) ([]byte, *keyFailure) {
+	if a.isLocalUser(target) {
+		theirs, err := a.Store.CrossSigningKeys(ctx, []string{target})
+		if err != nil {
+			return nil, &keyFailure{mxcore.ErrUnknown, "Could not read the key"}
+		}
+		return theirs[target]["master"], nil
+	}
+	if master, ok := s.remoteMasters[target]; ok {
+		return master, nil
+	}
+	server := serverOf(target)
+	if server == "" || a.RemoteE2EE == nil {
+		return nil, &keyFailure{mxcore.ErrNotFound, "Unknown key"}
+	}
+	if len(s.remoteMasters) >= maxRemoteSignTargets {
+		return nil, &keyFailure{mxcore.ErrLimitExceeded, "Too many other servers' users in one upload"}
+	}
+	rctx, cancel := context.WithTimeout(ctx, remoteKeysTimeout)
+	got, err := a.RemoteE2EE.QueryKeys(rctx, server, map[string][]string{target: {}})
+	cancel()
+	master := []byte(got.MasterKeys[target])
+	if err != nil && master == nil {
+		return nil, &keyFailure{mxcore.ErrUnknown, "Could not reach " + server + " for the key"}
+	}
+	if s.remoteMasters == nil {
+		s.remoteMasters = map[string][]byte{}
+	}
+	s.remoteMasters[target] = master
+	return master, nil
 }
 
 // deviceSigningKeys are the ed25519 keys of the user's devices.

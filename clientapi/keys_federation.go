@@ -42,6 +42,19 @@ func (a *API) announceDeviceChange(ctx context.Context, c DeviceListChange) {
 	a.OnDeviceListChange(context.WithoutCancel(ctx), c)
 }
 
+// deviceAdded: a new device changes the user's device list whether or
+// not it ever uploads keys; the server-server API's "Device Management"
+// has an m.device_list_update sent for new and deleted devices alike.
+func (a *API) deviceAdded(ctx context.Context, userID, deviceID string) {
+	pos, err := a.Store.AddDeviceListChange(ctx, userID, "", storage.DeviceListKeys)
+	if err != nil {
+		slog.Warn("clientapi: recording a new device", "err", err)
+		return
+	}
+	a.deviceListMoved(ctx, userID, pos)
+	a.announceDeviceChange(ctx, DeviceListChange{UserID: userID, DeviceID: deviceID, Pos: pos})
+}
+
 // deviceRenamed: a device with keys has a new display name, which other
 // servers' copies of the list carry, so it is a device list change.
 func (a *API) deviceRenamed(ctx context.Context, userID, deviceID string) {

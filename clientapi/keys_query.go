@@ -76,6 +76,9 @@ func (a *API) queryKeys(r *http.Request) (any, error) {
 		return nil, err
 	}
 	a.remoteKeys(r.Context(), remote, keysTimeout(req.Timeout), &resp)
+	if err := a.addOwnSignaturesOfRemoteKeys(r.Context(), caller, &resp); err != nil {
+		return nil, err
+	}
 	return resp, nil
 }
 
@@ -231,7 +234,8 @@ func withSignatures(keyJSON []byte, sigs []storage.KeySignature, unsigned map[st
 }
 
 // remoteKeys asks other servers through the federation seam; servers it
-// cannot ask or that fail are listed in failures.
+// cannot ask or that fail are listed in failures, and what the seam knew
+// of their users without asking (cached keys) is served all the same.
 func (a *API) remoteKeys(ctx context.Context, byServer map[string]map[string][]string, timeout time.Duration, resp *queryKeysResponse) {
 	for server, users := range byServer {
 		if a.RemoteE2EE == nil {
@@ -244,7 +248,6 @@ func (a *API) remoteKeys(ctx context.Context, byServer map[string]map[string][]s
 		if err != nil {
 			slog.Debug("clientapi: remote key query failed", "server", server, "err", err)
 			resp.Failures[server] = map[string]any{}
-			continue
 		}
 		for u, devices := range got.DeviceKeys {
 			if serverOf(u) == server {
@@ -262,6 +265,45 @@ func (a *API) remoteKeys(ctx context.Context, byServer map[string]map[string][]s
 			}
 		}
 	}
+}
+
+// addOwnSignaturesOfRemoteKeys adds the caller's signatures of other
+// servers' users' master keys (made with their user-signing key) to the
+// master keys answered. Only the signer sees them: they never leave this
+// server (cross-signing's signature distribution keeps who verified whom
+// private).
+func (a *API) addOwnSignaturesOfRemoteKeys(ctx context.Context, caller string, resp *queryKeysResponse) error {
+	var users []string
+	for u := range resp.MasterKeys {
+		if !a.isLocalUser(u) {
+			users = append(users, u)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	sigs, err := a.Store.KeySignatures(ctx, users)
+	if err != nil {
+		return err
+	}
+	mine := map[sigTarget][]storage.KeySignature{}
+	for _, s := range sigs {
+		if s.SignerUserID == caller {
+			t := sigTarget{s.TargetUserID, s.TargetKeyID}
+			mine[t] = append(mine[t], s)
+		}
+	}
+	for _, u := range users {
+		master := resp.MasterKeys[u]
+		t := sigTarget{u, crossSigningPublicKey(master)}
+		if len(mine[t]) == 0 {
+			continue
+		}
+		if merged, err := withSignatures(master, mine[t], nil); err == nil {
+			resp.MasterKeys[u] = merged
+		}
+	}
+	return nil
 }
 
 type claimKeysRequest struct {

@@ -242,17 +242,18 @@ func (a *API) forgetDevices(ctx context.Context, userID string, deviceIDs []stri
 	}
 }
 
-// forgetAccountKeys drops the device keys of a deactivated account, whose
-// devices are gone.
-func (a *API) forgetAccountKeys(ctx context.Context, userID string) {
+// forgetAccountKeys drops the keys of a deactivated account's devices:
+// those it had (devices, listed before they went) and any other with keys.
+func (a *API) forgetAccountKeys(ctx context.Context, userID string, devices []string) {
 	keys, err := a.Store.DeviceKeys(ctx, []string{userID})
 	if err != nil {
 		slog.Warn("clientapi: dropping a deactivated account's keys", "err", err)
-		return
 	}
-	ids := make([]string, 0, len(keys[userID]))
+	ids := slices.Clone(devices)
 	for deviceID := range keys[userID] {
-		ids = append(ids, deviceID)
+		if !slices.Contains(ids, deviceID) {
+			ids = append(ids, deviceID)
+		}
 	}
 	a.forgetDevices(ctx, userID, ids)
 }

@@ -209,8 +209,12 @@ func (a *API) startSession(r *http.Request, req sessionRequest) (loginResponse, 
 		UserID: req.userID, DeviceID: deviceID, DisplayName: req.displayName,
 		CreatedTS: now.UnixMilli(), LastSeenTS: now.UnixMilli(), LastSeenIP: clientIP(r),
 	}
-	if _, err := a.Store.StartSession(r.Context(), device, issued.record(req.userID, deviceID)); err != nil {
+	created, err := a.Store.StartSession(r.Context(), device, issued.record(req.userID, deviceID))
+	if err != nil {
 		return loginResponse{}, err
+	}
+	if created {
+		a.deviceAdded(r.Context(), req.userID, deviceID)
 	}
 	return loginResponse{
 		UserID: req.userID, AccessToken: issued.access, RefreshToken: issued.refresh, ExpiresInMs: issued.expiresInMs,

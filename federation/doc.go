@@ -62,8 +62,11 @@
 //     claims about remote users (from a cache of the device lists of
 //     users sharing a room, kept current by m.device_list_update and
 //     m.signing_key_update with gap detection and resync, else by asking
-//     their server), announces local key changes, and sends and delivers
-//     m.direct_to_device messages.
+//     their server; the cache still answers when the server cannot),
+//     announces local key changes (devices added and removed, keys or
+//     not), and sends and delivers m.direct_to_device messages. A local
+//     user's signatures of other users' master keys never leave this
+//     server: only the signer sees them (clientapi).
 //
 // The package must not write room events itself (everything goes through
 // the roomserver's persist pipeline) and must not serve room data, media,

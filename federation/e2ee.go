@@ -19,7 +19,9 @@ import (
 // E2EEStore is the storage E2EE uses.
 type E2EEStore interface {
 	storage.RemoteDeviceStore
-	RoomsForUser(ctx context.Context, userID, membership string) ([]string, error)
+	ServersSharingRooms(ctx context.Context, userID string) ([]string, error)
+	ServerSharesRoom(ctx context.Context, userID, server, exceptRoomID string) (bool, error)
+	JoinedServers(ctx context.Context, roomID string) ([]string, error)
 	RoomMembers(ctx context.Context, roomID, membership string) ([]string, error)
 	AddDeviceListChange(ctx context.Context, userID, roomID, kind string) (int64, error)
 }
@@ -47,7 +49,6 @@ type E2EEConfig struct {
 	ServerName string
 	Client     Requester
 	Store      E2EEStore
-	Rooms      EDURooms
 	Sender     EDUQueuer
 	Local      LocalE2EE
 	Logger     *slog.Logger
@@ -64,8 +65,8 @@ type E2EE struct {
 
 // NewE2EE builds the E2EE component.
 func NewE2EE(cfg E2EEConfig) (*E2EE, error) {
-	if cfg.ServerName == "" || cfg.Client == nil || cfg.Store == nil || cfg.Rooms == nil || cfg.Sender == nil || cfg.Local == nil {
-		return nil, errors.New("federation: e2ee needs a server name, client, store, rooms, sender and local keys")
+	if cfg.ServerName == "" || cfg.Client == nil || cfg.Store == nil || cfg.Sender == nil || cfg.Local == nil {
+		return nil, errors.New("federation: e2ee needs a server name, client, store, sender and local keys")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -74,45 +75,15 @@ func NewE2EE(cfg E2EEConfig) (*E2EE, error) {
 	return &E2EE{cfg: cfg, log: log}, nil
 }
 
-// maxSharingRooms bounds the rooms whose servers hear of one user's
-// device list change.
-const maxSharingRooms = 500
-
-// sharingServers are the servers (this one included) joined to the
-// rooms userID is joined to.
+// sharingServers are the servers (this one included) with a joined
+// member in a room userID is joined to: one indexed query however many
+// rooms the user is in.
 func (e *E2EE) sharingServers(ctx context.Context, userID string) ([]string, error) {
-	joined, err := e.cfg.Store.RoomsForUser(ctx, userID, storage.MembershipJoin)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var servers []string
-	for _, roomID := range joined[:min(len(joined), maxSharingRooms)] {
-		names, err := e.cfg.Rooms.JoinedServers(ctx, roomID)
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range names {
-			if !seen[n] {
-				seen[n] = true
-				servers = append(servers, n)
-			}
-		}
-	}
-	return servers, nil
+	return e.cfg.Store.ServersSharingRooms(ctx, userID)
 }
 
 // sharesRoomWithUs: a remote user is joined to a room this server is in.
 // Only such users' device lists are tracked.
 func (e *E2EE) sharesRoomWithUs(ctx context.Context, userID string) (bool, error) {
-	servers, err := e.sharingServers(ctx, userID)
-	if err != nil {
-		return false, err
-	}
-	for _, s := range servers {
-		if s == e.cfg.ServerName {
-			return true, nil
-		}
-	}
-	return false, nil
+	return e.cfg.Store.ServerSharesRoom(ctx, userID, e.cfg.ServerName, "")
 }

@@ -42,7 +42,8 @@ func (e *E2EE) deviceListUpdate(ctx context.Context, origin string, content json
 	switch decideDeviceListUpdate(tracked, list.Stale, list.StreamID, u) {
 	case listApply:
 		if !u.Deleted && len(list.Devices) >= maxRemoteDevices && !hasDevice(list, u.DeviceID) {
-			return errors.New("the user has too many devices")
+			// Not kept, so the cached list is no longer the user's.
+			return errors.Join(errors.New("the user has too many devices"), e.cfg.Store.MarkRemoteDeviceListStale(ctx, u.UserID))
 		}
 		d := storage.RemoteDevice{DeviceID: u.DeviceID, DisplayName: u.DisplayName, KeyJSON: u.Keys}
 		pos, err := e.cfg.Store.UpdateRemoteDevice(ctx, u.UserID, u.StreamID, d, u.Deleted)
@@ -97,6 +98,11 @@ func (e *E2EE) resync(ctx context.Context, userID string, tracked bool) error {
 	}
 	pos, err := e.cfg.Store.ReplaceRemoteDeviceList(ctx, list)
 	if err != nil {
+		// The update that called for the resync is lost: a tracked
+		// list must not pass for current.
+		if tracked {
+			err = errors.Join(err, e.cfg.Store.MarkRemoteDeviceListStale(ctx, userID))
+		}
 		return err
 	}
 	e.cfg.Local.RemoteDeviceListMoved(ctx, userID, pos)

@@ -22,6 +22,12 @@ const maxRemoteDevices = 1000
 // QueryKeys answers a key query about server's users: from the cached
 // device lists of users this server tracks, and by POST
 // /user/keys/query for the rest (and for lists gone stale).
+//
+// When server cannot answer, QueryKeys returns what the cache knows
+// with the error, so the caller reports server in failures and still
+// serves those keys: fresh lists, and stale ones too. A stale list is
+// the last one the server sent; the failure tells the client it may be
+// out of date and the query worth repeating.
 func (e *E2EE) QueryKeys(ctx context.Context, server string, deviceKeys map[string][]string) (DeviceKeysAnswer, error) {
 	answer := DeviceKeysAnswer{DeviceKeys: map[string]map[string]json.RawMessage{},
 		MasterKeys: map[string]json.RawMessage{}, SelfSigningKeys: map[string]json.RawMessage{}}
@@ -49,6 +55,11 @@ func (e *E2EE) QueryKeys(ctx context.Context, server string, deviceKeys map[stri
 	}
 	var got DeviceKeysAnswer
 	if err := e.post(ctx, server, "/_matrix/federation/v1/user/keys/query", map[string]any{"device_keys": ask}, &got); err != nil {
+		for u := range ask {
+			if list, ok := cached[u]; ok {
+				addCachedKeys(&answer, list, deviceKeys[u])
+			}
+		}
 		return answer, err
 	}
 	mergeRemoteKeys(&answer, got, ask)
@@ -105,15 +116,24 @@ func withDisplayName(keyJSON []byte, name string) json.RawMessage {
 }
 
 // mergeRemoteKeys adds a remote answer for the users asked, keeping only
-// device keys that name their user and device.
+// device keys of the devices asked (all if none were named) that name
+// their user and device.
 func mergeRemoteKeys(answer *DeviceKeysAnswer, got DeviceKeysAnswer, asked map[string][]string) {
 	for u, devices := range got.DeviceKeys {
-		if _, ok := asked[u]; !ok {
+		names, ok := asked[u]
+		if !ok {
 			continue
+		}
+		wanted := make(map[string]bool, len(names))
+		for _, d := range names {
+			wanted[d] = true
 		}
 		kept := map[string]json.RawMessage{}
 		for d, keys := range devices {
-			if len(kept) < maxRemoteDevices && checkRemoteDeviceKeys(keys, u, d) == nil {
+			if len(kept) >= maxRemoteDevices {
+				break
+			}
+			if (len(wanted) == 0 || wanted[d]) && checkDeviceID(d) == nil && checkRemoteDeviceKeys(keys, u, d) == nil {
 				kept[d] = keys
 			}
 		}

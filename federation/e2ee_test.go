@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/warbler-im/warbler/policy"
 	"github.com/warbler-im/warbler/storage"
+	"github.com/warbler-im/warbler/storage/postgres/pgtest"
 )
 
 const (
@@ -86,6 +89,9 @@ func TestParseDeviceListUpdate(t *testing.T) {
 		{"no keys (a device without E2E keys)", with("keys", nil), e2eeRemote, false},
 		{"deleted: keys are ignored", with("deleted", true), e2eeRemote, false},
 		{"display name too long", with("device_display_name", strings.Repeat("x", 1025)), e2eeRemote, true},
+		{"display name with NUL", with("device_display_name", "a\x00b"), e2eeRemote, true},
+		{"device ID with NUL", with("device_id", "D\x001"), e2eeRemote, true},
+		{"keys too large", with("keys", json.RawMessage(strings.Replace(string(devKeys(e2eeBob, "D1")), `"signatures":{}`, `"signatures":{},"pad":"`+strings.Repeat("x", maxRemoteKeyJSON)+`"`, 1))), e2eeRemote, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			raw, _ := json.Marshal(c.content)
@@ -142,6 +148,8 @@ func TestParseDirectToDevice(t *testing.T) {
 		{"message id of 32 characters", map[string]any{"sender": e2eeBob, "type": "t", "message_id": strings.Repeat("é", 32), "messages": msgs}, false},
 		{"no messages", map[string]any{"sender": e2eeBob, "type": "t", "message_id": "m1"}, true},
 		{"recipient not a user", map[string]any{"sender": e2eeBob, "type": "t", "message_id": "m1", "messages": map[string]any{"alice": map[string]any{"D": map[string]any{}}}}, true},
+		{"type with NUL", map[string]any{"sender": e2eeBob, "type": "t\x00", "message_id": "m1", "messages": msgs}, true},
+		{"message id with NUL", map[string]any{"sender": e2eeBob, "type": "t", "message_id": "m\x00", "messages": msgs}, true},
 		{"message not an object", map[string]any{"sender": e2eeBob, "type": "t", "message_id": "m1", "messages": map[string]any{"@a:e2ee.example": map[string]any{"D": "x"}}}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -175,33 +183,51 @@ type e2eeEnv struct {
 	sent   *recordingQueuer
 }
 
-// e2eeStore answers RoomsForUser from a fixed map; the rest is the database.
+// e2eeStore answers the room-sharing queries from fixed maps (user →
+// joined rooms, room → joined servers); the rest is the database.
 type e2eeStore struct {
 	storage.Database
-	rooms map[string][]string
+	rooms   map[string][]string
+	servers fixedRooms
 }
 
-func (s e2eeStore) RoomsForUser(_ context.Context, userID, _ string) ([]string, error) {
-	return s.rooms[userID], nil
+func (s e2eeStore) ServersSharingRooms(_ context.Context, userID string) ([]string, error) {
+	var out []string
+	for _, r := range s.rooms[userID] {
+		for _, srv := range s.servers[r] {
+			if !slices.Contains(out, srv) {
+				out = append(out, srv)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (s e2eeStore) ServerSharesRoom(_ context.Context, userID, server, exceptRoomID string) (bool, error) {
+	for _, r := range s.rooms[userID] {
+		if r != exceptRoomID && slices.Contains(s.servers[r], server) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (s e2eeStore) JoinedServers(_ context.Context, roomID string) ([]string, error) {
+	return s.servers[roomID], nil
 }
 
 type fixedRooms map[string][]string
 
-func (r fixedRooms) JoinedServers(_ context.Context, roomID string) ([]string, error) {
-	return r[roomID], nil
-}
-
-func (r fixedRooms) ServerAllowedInRoom(context.Context, string, string) (bool, error) {
-	return true, nil
-}
-
 // fakeUserDevices answers GET /user/devices with list, or fails while down.
 type fakeUserDevices struct {
-	mu    sync.Mutex
-	list  UserDevices
-	down  bool
-	calls int
-	posts []string
+	mu   sync.Mutex
+	list UserDevices
+	down bool
+	// postDown fails the POSTs (/user/keys/query, /user/keys/claim).
+	postDown bool
+	calls    int
+	posts    []string
 }
 
 func (f *fakeUserDevices) Do(_ context.Context, dest, method, path string, body any) (*Response, error) {
@@ -209,6 +235,9 @@ func (f *fakeUserDevices) Do(_ context.Context, dest, method, path string, body 
 	defer f.mu.Unlock()
 	if method == http.MethodPost {
 		f.posts = append(f.posts, path)
+		if f.postDown {
+			return nil, errors.New("connection refused")
+		}
 		raw, _ := json.Marshal(DeviceKeysAnswer{DeviceKeys: map[string]map[string]json.RawMessage{
 			e2eeBob:               {"R1": devKeys(e2eeBob, "R1"), "BAD": devKeys(e2eeBob, "OTHER")},
 			"@eve:remote.example": {"E": devKeys("@eve:remote.example", "E")},
@@ -265,9 +294,9 @@ func newE2EEEnv(t *testing.T) *e2eeEnv {
 	remote := &fakeUserDevices{list: UserDevices{UserID: e2eeBob, StreamID: 5, Devices: []UserDevice{{DeviceID: "D1", Keys: devKeys(e2eeBob, "D1"), DisplayName: "phone"}}}}
 	local := &recordingLocal{moved: map[string]int{}}
 	sent := &recordingQueuer{}
-	store := e2eeStore{Database: db, rooms: map[string][]string{e2eeBob: {e2eeRoom}, "@alice:e2ee.example": {e2eeRoom}}}
-	e, err := NewE2EE(E2EEConfig{ServerName: "e2ee.example", Client: remote, Store: store,
-		Rooms: fixedRooms{e2eeRoom: {"e2ee.example", e2eeRemote}}, Sender: sent, Local: local})
+	store := e2eeStore{Database: db, rooms: map[string][]string{e2eeBob: {e2eeRoom}, "@alice:e2ee.example": {e2eeRoom}},
+		servers: fixedRooms{e2eeRoom: {"e2ee.example", e2eeRemote}}}
+	e, err := NewE2EE(E2EEConfig{ServerName: "e2ee.example", Client: remote, Store: store, Sender: sent, Local: local})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,5 +582,192 @@ func TestSigningKeyUpdate(t *testing.T) {
 	}
 	if err := env.e.signingKeyUpdate(t.Context(), "evil.example", raw); err == nil {
 		t.Error("an update about another server's user was accepted")
+	}
+}
+
+// TestQueryKeysWhenUnreachable: the users the cache knows, fresh or
+// stale, are answered when their server cannot be asked about the
+// others, with the error that puts the server in failures.
+func TestQueryKeysWhenUnreachable(t *testing.T) {
+	env := newE2EEEnv(t)
+	if err := env.update(e2eeRemote, map[string]any{"user_id": e2eeBob, "device_id": "D1", "stream_id": 5}); err != nil {
+		t.Fatal(err)
+	}
+	env.remote.postDown = true
+	const eve = "@eve:remote.example"
+	for _, stale := range []bool{false, true} {
+		if stale {
+			if err := env.db.MarkRemoteDeviceListStale(t.Context(), e2eeBob); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := env.e.QueryKeys(t.Context(), e2eeRemote, map[string][]string{e2eeBob: nil, eve: nil})
+		if err == nil {
+			t.Fatalf("stale %v: no error from an unreachable server", stale)
+		}
+		if got.DeviceKeys[e2eeBob]["D1"] == nil || got.DeviceKeys[eve] != nil {
+			t.Errorf("stale %v: answer %v, want bob's cached D1 only", stale, got.DeviceKeys)
+		}
+	}
+}
+
+// TestE2EEOnPostgres runs the E2EE scenarios that touch storage on
+// PostgreSQL too (skipped without WARBLER_TEST_POSTGRES).
+func TestE2EEOnPostgres(t *testing.T) {
+	if os.Getenv(pgtest.EnvVar) == "" {
+		t.Skip(pgtest.EnvVar + " not set: PostgreSQL tests skipped")
+	}
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	for name, scenario := range map[string]func(*testing.T){
+		"track and resync": TestDeviceListUpdatesTrackAndResync, "refused updates": TestDeviceListUpdatesRefused,
+		"query from cache": TestQueryKeysFromCache, "query when unreachable": TestQueryKeysWhenUnreachable,
+		"to-device": TestDirectToDeviceDelivery, "device changed": TestDeviceChangedAnnounces,
+		"key endpoints": TestUserKeyEndpoints, "untrack": TestUntrackAfterLeave,
+		"signing key update": TestSigningKeyUpdate, "resync not stored": TestResyncThatCannotBeStoredMarksStale,
+		"malformed updates": TestMalformedUpdatesChangeNothing, "announce after join": TestAnnounceAfterJoin,
+	} {
+		t.Run(name, scenario)
+	}
+}
+
+func TestCheckUserDevices(t *testing.T) {
+	dev := func(id, name string) UserDevice {
+		return UserDevice{DeviceID: id, Keys: devKeys(e2eeBob, id), DisplayName: name}
+	}
+	for _, c := range []struct {
+		name    string
+		got     UserDevices
+		wantErr bool
+	}{
+		{"valid", UserDevices{UserID: e2eeBob, StreamID: 3, Devices: []UserDevice{dev("D1", "phone")}}, false},
+		{"no change yet: stream 0", UserDevices{UserID: e2eeBob}, false},
+		{"another user", UserDevices{UserID: "@eve:remote.example", StreamID: 3}, true},
+		{"negative stream", UserDevices{UserID: e2eeBob, StreamID: -1}, true},
+		{"NUL in a display name", UserDevices{UserID: e2eeBob, StreamID: 3, Devices: []UserDevice{dev("D1", "a\x00")}}, true},
+		{"keys of another device", UserDevices{UserID: e2eeBob, StreamID: 3, Devices: []UserDevice{{DeviceID: "D1", Keys: devKeys(e2eeBob, "D2")}}}, true},
+		{"master key of another user", UserDevices{UserID: e2eeBob, MasterKey: json.RawMessage(`{"user_id":"@eve:remote.example","usage":["master"],"keys":{"ed25519:M":"M"}}`)}, true},
+		{"invalid UTF-8 in keys", UserDevices{UserID: e2eeBob, Devices: []UserDevice{{DeviceID: "D1",
+			Keys: json.RawMessage("{\"user_id\":\"@bob:remote.example\",\"device_id\":\"D1\",\"keys\":{\"k\":\"\xff\"}}")}}}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := checkUserDevices(c.got, e2eeBob); (err != nil) != c.wantErr {
+				t.Fatalf("err = %v, want error %v", err, c.wantErr)
+			}
+		})
+	}
+}
+
+func TestMergeRemoteKeys(t *testing.T) {
+	got := DeviceKeysAnswer{DeviceKeys: map[string]map[string]json.RawMessage{
+		e2eeBob:               {"D1": devKeys(e2eeBob, "D1"), "D2": devKeys(e2eeBob, "D2"), "D3": devKeys(e2eeBob, "OTHER")},
+		"@eve:remote.example": {"E": devKeys("@eve:remote.example", "E")},
+	}}
+	for _, c := range []struct {
+		name  string
+		asked []string
+		want  []string
+	}{
+		{"all devices", nil, []string{"D1", "D2"}},
+		{"the devices asked for only", []string{"D2", "NOPE"}, []string{"D2"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			answer := DeviceKeysAnswer{DeviceKeys: map[string]map[string]json.RawMessage{}, MasterKeys: map[string]json.RawMessage{}, SelfSigningKeys: map[string]json.RawMessage{}}
+			mergeRemoteKeys(&answer, got, map[string][]string{e2eeBob: c.asked})
+			var ids []string
+			for d := range answer.DeviceKeys[e2eeBob] {
+				ids = append(ids, d)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, c.want) || len(answer.DeviceKeys) != 1 {
+				t.Errorf("kept %v of %v, want %v of bob only", ids, answer.DeviceKeys, c.want)
+			}
+		})
+	}
+}
+
+// failingReplace is a store whose list replacements fail.
+type failingReplace struct{ e2eeStore }
+
+func (failingReplace) ReplaceRemoteDeviceList(context.Context, storage.RemoteDeviceList) (int64, error) {
+	return 0, errors.New("disk full")
+}
+
+// TestResyncThatCannotBeStoredMarksStale: a tracked list whose resync
+// cannot be written is not left passing for current.
+func TestResyncThatCannotBeStoredMarksStale(t *testing.T) {
+	env := newE2EEEnv(t)
+	if err := env.update(e2eeRemote, map[string]any{"user_id": e2eeBob, "device_id": "D1", "stream_id": 5}); err != nil {
+		t.Fatal(err)
+	}
+	env.e.cfg.Store = failingReplace{env.e.cfg.Store.(e2eeStore)}
+	if err := env.update(e2eeRemote, map[string]any{"user_id": e2eeBob, "device_id": "D3", "stream_id": 9, "prev_id": []int{8}}); err == nil {
+		t.Fatal("a failed write reported no error")
+	}
+	if l := env.cached(); !l.Stale || l.StreamID != 5 {
+		t.Fatalf("after a resync that could not be stored: %+v", l)
+	}
+}
+
+// TestMalformedUpdatesChangeNothing: updates refused by their shape
+// leave the cached list as it was, on either database.
+func TestMalformedUpdatesChangeNothing(t *testing.T) {
+	env := newE2EEEnv(t)
+	if err := env.update(e2eeRemote, map[string]any{"user_id": e2eeBob, "device_id": "D1", "stream_id": 5}); err != nil {
+		t.Fatal(err)
+	}
+	before := env.cached()
+	for _, content := range []map[string]any{
+		{"user_id": e2eeBob, "device_id": "D2", "stream_id": 6, "prev_id": []int{5}, "device_display_name": "a\x00b"},
+		{"user_id": e2eeBob, "device_id": "D\x002", "stream_id": 6, "prev_id": []int{5}},
+		{"user_id": e2eeBob, "device_id": "D2", "stream_id": 6, "prev_id": []int{5}, "keys": devKeys(e2eeBob, "D9")},
+		{"user_id": e2eeBob, "device_id": "D2", "stream_id": "6", "prev_id": []int{5}},
+	} {
+		if err := env.update(e2eeRemote, content); err == nil {
+			t.Errorf("accepted %v", content)
+		}
+	}
+	raw := []byte(`{"user_id":"@bob:remote.example","master_key":{"user_id":"@bob:remote.example","usage":["master"],"keys":{"ed25519:M":"\u0000"},"x":"` + "\xff" + `"}}`)
+	if err := env.e.signingKeyUpdate(t.Context(), e2eeRemote, raw); err == nil {
+		t.Error("accepted a signing key update with invalid UTF-8")
+	}
+	if after := env.cached(); after.StreamID != before.StreamID || len(after.Devices) != len(before.Devices) || after.Stale || len(after.CrossSigning) != len(before.CrossSigning) {
+		t.Errorf("list changed from %+v to %+v", before, after)
+	}
+}
+
+func TestParseDirectToDeviceRefusesInvalidUTF8(t *testing.T) {
+	raw := []byte(`{"sender":"@bob:remote.example","type":"t","message_id":"m1","messages":{"@a:e2ee.example":{"D":{"x":"` + "\xff" + `"}}}}`)
+	if _, err := parseDirectToDevice(raw, e2eeRemote); err == nil {
+		t.Error("a message body with invalid UTF-8 was accepted")
+	}
+}
+
+// TestAnnounceAfterJoin: a local user's join to a room holding a server
+// that shared no room with them announces their device list (to every
+// server sharing a room); a join among servers that already hear of them
+// announces nothing.
+func TestAnnounceAfterJoin(t *testing.T) {
+	env := newE2EEEnv(t)
+	env.local.LocalKeys = userKeysStub{}
+	const alice = "@alice:e2ee.example"
+	store := env.e.cfg.Store.(e2eeStore)
+	store.servers["!known:e2ee.example"] = []string{"e2ee.example", e2eeRemote}
+	store.servers["!new:e2ee.example"] = []string{"e2ee.example", e2eeRemote, "third.example"}
+	store.rooms[alice] = append(store.rooms[alice], "!known:e2ee.example")
+	if err := env.e.announceAfterJoin(t.Context(), "!known:e2ee.example", alice); err != nil || len(env.sent.edus) != 0 {
+		t.Fatalf("a join among known servers: %v, EDUs %v", err, env.sent.edus)
+	}
+	store.rooms[alice] = append(store.rooms[alice], "!new:e2ee.example")
+	if err := env.e.announceAfterJoin(t.Context(), "!new:e2ee.example", alice); err != nil {
+		t.Fatal(err)
+	}
+	if len(env.sent.edus) != 1 || !strings.Contains(env.sent.edus[0], "third.example") || !strings.Contains(env.sent.edus[0], e2eeRemote) ||
+		!strings.Contains(env.sent.edus[0], `m.device_list_update {"user_id":"@alice:e2ee.example","device_id":"A1"`) {
+		t.Fatalf("EDUs %v", env.sent.edus)
+	}
+	// A profile change is a join event again: nothing more to announce.
+	if err := env.e.announceAfterJoin(t.Context(), "!new:e2ee.example", alice); err != nil || len(env.sent.edus) != 1 {
+		t.Fatalf("a repeated join: %v, EDUs %v", err, env.sent.edus)
 	}
 }

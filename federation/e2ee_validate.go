@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/warbler-im/warbler/mxcore"
@@ -17,14 +18,39 @@ import (
 // never be served as another's.
 
 const (
-	maxDeviceIDLength  = 255
-	maxPrevIDs         = 100
-	maxMessageIDLength = 32 // codepoints, as the spec says
-	maxEDUToDevice     = 10000
+	maxDeviceIDLength    = 255
+	maxDisplayNameLength = 1024
+	maxPrevIDs           = 100
+	maxMessageIDLength   = 32 // codepoints, as the spec says
+	maxEDUToDevice       = 10000
+	// maxRemoteKeyJSON bounds one device or cross-signing key object as
+	// stored: a device's keys with a few signatures are about 1 KiB.
+	maxRemoteKeyJSON = 64 << 10
 )
+
+// checkStoredText: what is kept as text must be valid UTF-8 without NUL,
+// which PostgreSQL refuses (JSON decoding turns "\u0000" into a NUL);
+// a write that fails half way would leave a list out of date.
+func checkStoredText(s string) error {
+	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return errors.New("text is not valid UTF-8 or holds NUL")
+	}
+	return nil
+}
+
+// checkKeyJSON bounds a key object and checks it can be stored as text.
+func checkKeyJSON(raw json.RawMessage) error {
+	if len(raw) > maxRemoteKeyJSON {
+		return errors.New("key object too large")
+	}
+	return checkStoredText(string(raw))
+}
 
 // checkRemoteDeviceKeys: device keys must be an object naming userID and deviceID.
 func checkRemoteDeviceKeys(raw json.RawMessage, userID, deviceID string) error {
+	if err := checkKeyJSON(raw); err != nil {
+		return err
+	}
 	var k struct {
 		UserID   string            `json:"user_id"`
 		DeviceID string            `json:"device_id"`
@@ -44,6 +70,9 @@ func checkRemoteDeviceKeys(raw json.RawMessage, userID, deviceID string) error {
 
 // checkCrossSigningKey: a cross-signing key names userID and has usage.
 func checkCrossSigningKey(raw json.RawMessage, userID, usage string) error {
+	if err := checkKeyJSON(raw); err != nil {
+		return err
+	}
 	var k struct {
 		UserID string            `json:"user_id"`
 		Usage  []string          `json:"usage"`
@@ -63,11 +92,17 @@ func checkUserDevices(got UserDevices, userID string) error {
 	if got.UserID != userID {
 		return errors.New("the device list is of another user")
 	}
+	if got.StreamID < 0 {
+		return errors.New("stream_id is negative")
+	}
 	if len(got.Devices) > maxRemoteDevices {
 		return errors.New("too many devices")
 	}
 	for _, d := range got.Devices {
 		if err := checkDeviceID(d.DeviceID); err != nil {
+			return err
+		}
+		if err := checkDisplayName(d.DisplayName); err != nil {
 			return err
 		}
 		if err := checkRemoteDeviceKeys(d.Keys, userID, d.DeviceID); err != nil {
@@ -86,8 +121,15 @@ func checkUserDevices(got UserDevices, userID string) error {
 }
 
 func checkDeviceID(id string) error {
-	if id == "" || len(id) > maxDeviceIDLength {
+	if id == "" || len(id) > maxDeviceIDLength || checkStoredText(id) != nil {
 		return errors.New("bad device ID")
+	}
+	return nil
+}
+
+func checkDisplayName(name string) error {
+	if len(name) > maxDisplayNameLength || checkStoredText(name) != nil {
+		return errors.New("device_display_name is too long or holds NUL")
 	}
 	return nil
 }
@@ -135,8 +177,8 @@ func parseDeviceListUpdate(content json.RawMessage, origin string) (deviceListUp
 	if len(u.PrevID) > maxPrevIDs {
 		return u, errors.New("too many prev_id entries")
 	}
-	if len(u.DisplayName) > 1024 {
-		return u, errors.New("device_display_name is too long")
+	if err := checkDisplayName(u.DisplayName); err != nil {
+		return u, err
 	}
 	if !u.Deleted && len(u.Keys) > 0 && !isJSONNull(u.Keys) {
 		if err := checkRemoteDeviceKeys(u.Keys, u.UserID, u.DeviceID); err != nil {
@@ -191,10 +233,10 @@ func parseDirectToDevice(content json.RawMessage, origin string) (directToDevice
 		return m, err
 	}
 	switch {
-	case m.Type == "" || len(m.Type) > 255:
-		return m, errors.New("type is missing or too long")
-	case m.MessageID == "" || utf8.RuneCountInString(m.MessageID) > maxMessageIDLength:
-		return m, errors.New("message_id is missing or longer than 32 characters")
+	case m.Type == "" || len(m.Type) > 255 || checkStoredText(m.Type) != nil:
+		return m, errors.New("type is missing, too long or not text")
+	case m.MessageID == "" || utf8.RuneCountInString(m.MessageID) > maxMessageIDLength || checkStoredText(m.MessageID) != nil:
+		return m, errors.New("message_id is missing, longer than 32 characters or not text")
 	case m.Messages == nil:
 		return m, errors.New("messages is missing")
 	}
@@ -205,8 +247,8 @@ func parseDirectToDevice(content json.RawMessage, origin string) (directToDevice
 		}
 		for _, body := range devices {
 			var obj map[string]json.RawMessage
-			if json.Unmarshal(body, &obj) != nil || obj == nil {
-				return m, errors.New("messages: each message must be a JSON object")
+			if json.Unmarshal(body, &obj) != nil || obj == nil || !utf8.Valid(body) {
+				return m, errors.New("messages: each message must be a JSON object in UTF-8")
 			}
 			n++
 		}

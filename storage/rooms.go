@@ -264,6 +264,12 @@ type RoomStore interface {
 	// JoinedServers returns the server names of the room's joined members,
 	// sorted.
 	JoinedServers(ctx context.Context, roomID string) ([]string, error)
+	// ServersSharingRooms returns, sorted, the servers with a joined
+	// member in some room the user is joined to (the user's own included).
+	ServersSharingRooms(ctx context.Context, userID string) ([]string, error)
+	// ServerSharesRoom reports whether server has a joined member in some
+	// room the user is joined to, leaving out exceptRoomID ("" for none).
+	ServerSharesRoom(ctx context.Context, userID, server, exceptRoomID string) (bool, error)
 
 	// MaxStreamPosition is the highest events stream position committed;
 	// every position up to it is visible to readers.

@@ -210,13 +210,15 @@ func checkDeviceListChange(t *testing.T, s *harness.Server, alice, bob *e2eeClie
 		t.Fatalf("second login: %v", err)
 	}
 	newE2EEClient(t, cli) // uploads the new device's keys
-	alice.syncUntil("bob's new device reaches alice's device_lists.changed", func() bool {
-		return slices.Contains(alice.changed, bob.cli.UserID)
+	// The login and the key upload are two changes: alice's machine may
+	// fetch bob's list between them, so it is asked until it has the keys.
+	alice.syncUntil("bob's new device and keys reach alice", func() bool {
+		if !slices.Contains(alice.changed, bob.cli.UserID) {
+			return false
+		}
+		_, ok := alice.mach.LoadDevices(t.Context(), bob.cli.UserID)[cli.DeviceID]
+		return ok
 	})
-	devices := alice.mach.LoadDevices(t.Context(), bob.cli.UserID)
-	if _, ok := devices[cli.DeviceID]; !ok {
-		t.Errorf("alice's machine does not know bob's new device %s: %v", cli.DeviceID, devices)
-	}
 }
 
 // checkToDeviceOnce: a to-device message sent twice with one txnId

@@ -20,7 +20,7 @@ func wireE2EE(serverName string, fed *federation.Federation, db storage.Database
 	local := localE2EE{api: api, db: db}
 	fed.Routes.UserKeys = local
 	e2ee, err := federation.NewE2EE(federation.E2EEConfig{
-		ServerName: serverName, Client: fed.Client, Store: db, Rooms: rooms, Sender: sender, Local: local,
+		ServerName: serverName, Client: fed.Client, Store: db, Sender: sender, Local: local,
 	})
 	if err != nil {
 		return err

@@ -138,6 +138,30 @@ func (db *DB) JoinedServers(ctx context.Context, roomID string) ([]string, error
 		WHERE room_nid = $1 AND joined_count > 0`, room)
 }
 
+// qUserJoinedServers joins the user's joined rooms to their joined
+// servers; both sides are indexed (memberships_user, the primary key of
+// room_joined_servers), so neither query reads rooms one by one.
+const qUserJoinedServers = `FROM memberships m
+	JOIN room_joined_servers s ON s.room_nid = m.room_nid
+	WHERE m.user_nid = (SELECT state_key_nid FROM state_keys WHERE state_key = $1)
+	AND m.membership = 'join' AND s.joined_count > 0`
+
+// ServersSharingRooms implements storage.RoomStore.
+func (db *DB) ServersSharingRooms(ctx context.Context, userID string) ([]string, error) {
+	return db.queryStrings(ctx, `SELECT DISTINCT s.server_name `+qUserJoinedServers, userID)
+}
+
+// ServerSharesRoom implements storage.RoomStore.
+func (db *DB) ServerSharesRoom(ctx context.Context, userID, server, exceptRoomID string) (bool, error) {
+	var one int
+	err := db.reader.QueryRowContext(ctx, db.q(`SELECT 1 `+qUserJoinedServers+` AND s.server_name = $2
+		AND m.room_nid NOT IN (SELECT room_nid FROM rooms WHERE room_id = $3) LIMIT 1`), userID, server, exceptRoomID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // MaxStreamPosition implements storage.RoomStore. The counter only moves
 // inside the transaction that uses the positions, so its committed value
 // is the highest committed position.

@@ -111,6 +111,35 @@ func testMemberships(t *testing.T, open Opener) {
 	if all, err := db.RoomsByMembership(ctx, carol); err != nil || len(all) != 2 {
 		t.Errorf("RoomsByMembership(carol) = %v, %v: want join and leave only", all, err)
 	}
+	testServersSharingRooms(t, db, carol, r2.id)
+}
+
+// testServersSharingRooms: carol is joined to mem2 only (with alice), so
+// the servers sharing a room with her are those of mem2, not mem's.
+func testServersSharingRooms(t *testing.T, db storage.Database, carol, mem2 string) {
+	ctx := t.Context()
+	got, err := db.ServersSharingRooms(ctx, carol)
+	wantStrings(t, "ServersSharingRooms(carol)", got, err, "b.example", "example.org")
+	got, err = db.ServersSharingRooms(ctx, userID("nobody", "example.org"))
+	wantStrings(t, "ServersSharingRooms(nobody)", got, err)
+	for _, tc := range []struct {
+		user, server, except string
+		want                 bool
+	}{
+		{carol, "example.org", "", true},
+		{carol, "b.example", "", true},
+		{carol, "d.example", "", false}, // only ever in mem, which carol left
+		{alice, "d.example", "", false}, // frank and grace left mem
+		{userID("nobody", "example.org"), "example.org", "", false},
+		{carol, "b.example", mem2, false}, // mem2 is carol's only room
+		{carol, "b.example", "!unknown:example.org", true},
+		{alice, "example.org", mem2, true}, // alice is in mem too
+	} {
+		shared, err := db.ServerSharesRoom(ctx, tc.user, tc.server, tc.except)
+		if err != nil || shared != tc.want {
+			t.Errorf("ServerSharesRoom(%s, %s, except %q) = %v, %v; want %v", tc.user, tc.server, tc.except, shared, err, tc.want)
+		}
+	}
 }
 
 func testStateReset(t *testing.T, open Opener) {
