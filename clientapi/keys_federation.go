@@ -46,13 +46,7 @@ func (a *API) announceDeviceChange(ctx context.Context, c DeviceListChange) {
 // not it ever uploads keys; the server-server API's "Device Management"
 // has an m.device_list_update sent for new and deleted devices alike.
 func (a *API) deviceAdded(ctx context.Context, userID, deviceID string) {
-	pos, err := a.Store.AddDeviceListChange(ctx, userID, "", storage.DeviceListKeys)
-	if err != nil {
-		slog.Warn("clientapi: recording a new device", "err", err)
-		return
-	}
-	a.deviceListMoved(ctx, userID, pos)
-	a.announceDeviceChange(ctx, DeviceListChange{UserID: userID, DeviceID: deviceID, Pos: pos})
+	a.recordDeviceChange(ctx, userID, deviceID, "a new device")
 }
 
 // deviceRenamed: a device with keys has a new display name, which other
@@ -62,9 +56,16 @@ func (a *API) deviceRenamed(ctx context.Context, userID, deviceID string) {
 	if err != nil || keys[userID][deviceID] == nil {
 		return
 	}
+	a.recordDeviceChange(ctx, userID, deviceID, "a device rename")
+}
+
+// recordDeviceChange records a change of one of userID's devices in the
+// device list stream, wakes the local syncs it concerns and announces it
+// to other servers; what names the change in the log if recording fails.
+func (a *API) recordDeviceChange(ctx context.Context, userID, deviceID, what string) {
 	pos, err := a.Store.AddDeviceListChange(ctx, userID, "", storage.DeviceListKeys)
 	if err != nil {
-		slog.Warn("clientapi: recording a device rename", "err", err)
+		slog.Warn("clientapi: recording "+what, "err", err)
 		return
 	}
 	a.deviceListMoved(ctx, userID, pos)

@@ -21,11 +21,8 @@ import (
 // list), and a to-device message from A to B arrives exactly once.
 func TestFederatedE2EEMessageExchange(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend harness.Backend) {
-		opts := harness.Options{Backend: backend, Federation: true, SharedCA: true, Env: []string{"WARBLER_RATE_LIMITS__ENABLED=false"}}
-		a, b := harness.Start(t, opts), harness.Start(t, opts)
+		a, b, alice, bob := federatedE2EEPair(t, backend)
 		ctx := t.Context()
-		alice := newE2EEClient(t, mautrixUser(t, a, "alice"))
-		bob := newE2EEClient(t, mautrixUser(t, b, "bob"))
 
 		created, err := alice.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 			Preset: "private_chat", Invite: []id.UserID{bob.cli.UserID},
@@ -56,4 +53,13 @@ func TestFederatedE2EEMessageExchange(t *testing.T) {
 		checkDeviceListChange(t, b, alice, bob)
 		checkToDeviceOnce(t, alice, bob)
 	})
+}
+
+// federatedE2EEPair starts two federating servers, A and B, and gives
+// alice on A and bob on B real olm machines.
+func federatedE2EEPair(t *testing.T, backend harness.Backend) (a, b *harness.Server, alice, bob *e2eeClient) {
+	t.Helper()
+	opts := harness.Options{Backend: backend, Federation: true, SharedCA: true, Env: []string{"WARBLER_RATE_LIMITS__ENABLED=false"}}
+	a, b = harness.Start(t, opts), harness.Start(t, opts)
+	return a, b, newE2EEClient(t, mautrixUser(t, a, "alice")), newE2EEClient(t, mautrixUser(t, b, "bob"))
 }

@@ -22,12 +22,9 @@ import (
 // failures.
 func TestFederatedCrossSigningAndOutage(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend harness.Backend) {
-		opts := harness.Options{Backend: backend, Federation: true, SharedCA: true, Env: []string{"WARBLER_RATE_LIMITS__ENABLED=false"}}
-		a, b := harness.Start(t, opts), harness.Start(t, opts)
+		a, b, alice, bob := federatedE2EEPair(t, backend)
 		ctx := t.Context()
-		alice := newE2EEClient(t, mautrixUser(t, a, "alice"))
 		carol := mautrixUser(t, a, "carol")
-		bob := newE2EEClient(t, mautrixUser(t, b, "bob"))
 		created, err := alice.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
 		if err != nil {
 			t.Fatalf("CreateRoom: %v", err)
