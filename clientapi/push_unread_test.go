@@ -8,7 +8,7 @@ import (
 	"github.com/warbler-im/warbler/storage"
 )
 
-// gatedPushStore holds AddPushActions (after it wrote, if writeFirst) and
+// gatedPushStore holds WritePush (after it wrote, if writeFirst) and
 // PushActions until released, so a test can order a load against a flush.
 type gatedPushStore struct {
 	storage.PushStore
@@ -21,18 +21,18 @@ type gatedPushStore struct {
 	gateReadOnce bool
 }
 
-func (g *gatedPushStore) AddPushActions(ctx context.Context, actions []storage.PushAction) error {
+func (g *gatedPushStore) WritePush(ctx context.Context, writes []storage.PushWrite) error {
 	if !g.gateAdd {
-		return g.PushStore.AddPushActions(ctx, actions)
+		return g.PushStore.WritePush(ctx, writes)
 	}
 	var err error
 	if g.writeFirst {
-		err = g.PushStore.AddPushActions(ctx, actions)
+		err = g.PushStore.WritePush(ctx, writes)
 	}
 	g.addEntered <- struct{}{}
 	<-g.addRelease
 	if !g.writeFirst {
-		err = g.PushStore.AddPushActions(ctx, actions)
+		err = g.PushStore.WritePush(ctx, writes)
 	}
 	return err
 }
@@ -71,7 +71,11 @@ func TestUnreadLoadDoesNotWaitForFlush(t *testing.T) {
 			g.gateAdd, g.writeFirst = true, tc.writeFirst
 			flushed := make(chan error, 1)
 			go func() { flushed <- tr.flush(context.Background()) }()
-			<-g.addEntered // the flush holds both actions in flight
+			select { // the flush holds both actions in flight
+			case <-g.addEntered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the flush never wrote")
+			}
 			tr.add([]storage.PushAction{unreadAct(3, false)})
 			done := make(chan struct{})
 			go func() {
