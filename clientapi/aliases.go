@@ -143,18 +143,33 @@ func (a *API) deleteAlias(r *http.Request) (any, error) {
 // requireAliasPower refuses unless the user is joined and may send
 // m.room.canonical_alias.
 func (a *API) requireAliasPower(ctx context.Context, roomID, userID string) error {
-	forbidden := mxcore.Forbidden("You may only delete aliases you created, or need the power to change the room's canonical alias")
-	if m, _, err := a.Rooms.Membership(ctx, roomID, userID); err != nil || m != "join" {
-		return forbidden
-	}
-	state, err := a.powerState(ctx, roomID)
+	may, err := a.mayChangeCanonicalAlias(ctx, roomID, userID, false)
 	if err != nil {
 		return err
 	}
-	if roomserver.PowerLevelOf(userID, state) < roomserver.RequiredPowerLevel("m.room.canonical_alias", true, state) {
-		return forbidden
+	if !may {
+		return mxcore.Forbidden("You may only delete aliases you created, or need the power to change the room's canonical alias")
 	}
 	return nil
+}
+
+// mayChangeCanonicalAlias reports whether userID is joined to roomID and
+// may send m.room.canonical_alias there; with creatorMay, the room's
+// creator may whatever their level now.
+func (a *API) mayChangeCanonicalAlias(ctx context.Context, roomID, userID string, creatorMay bool) (bool, error) {
+	if m, _, err := a.Rooms.Membership(ctx, roomID, userID); err != nil || m != "join" {
+		return false, nil
+	}
+	if creatorMay {
+		if create, err := a.Rooms.CurrentStateEvent(ctx, roomID, "m.room.create", ""); err == nil && create.Sender() == userID {
+			return true, nil
+		}
+	}
+	state, err := a.powerState(ctx, roomID)
+	if err != nil {
+		return false, err
+	}
+	return roomserver.PowerLevelOf(userID, state) >= roomserver.RequiredPowerLevel("m.room.canonical_alias", true, state), nil
 }
 
 // getRoomAliases implements GET /rooms/{roomId}/aliases, for members of

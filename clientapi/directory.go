@@ -227,19 +227,12 @@ func (a *API) requirePublishPower(ctx context.Context, roomID, userID string) er
 	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
-	forbidden := mxcore.Forbidden("Publishing a room needs the power to change its canonical alias")
-	if m, _, err := a.Rooms.Membership(ctx, roomID, userID); err != nil || m != "join" {
-		return forbidden
-	}
-	if create, err := a.Rooms.CurrentStateEvent(ctx, roomID, "m.room.create", ""); err == nil && create.Sender() == userID {
-		return nil // the room's creator, whatever their level now
-	}
-	state, err := a.powerState(ctx, roomID)
+	may, err := a.mayChangeCanonicalAlias(ctx, roomID, userID, true)
 	if err != nil {
 		return err
 	}
-	if roomserver.PowerLevelOf(userID, state) < roomserver.RequiredPowerLevel("m.room.canonical_alias", true, state) {
-		return forbidden
+	if !may {
+		return mxcore.Forbidden("Publishing a room needs the power to change its canonical alias")
 	}
 	return nil
 }

@@ -132,8 +132,7 @@ func (a *API) uploadKeys(r *http.Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.deviceListMoved(ctx, sess.UserID, pos)
-		a.announceDeviceChange(ctx, DeviceListChange{UserID: sess.UserID, DeviceID: sess.DeviceID, Pos: pos})
+		a.deviceListChanged(ctx, DeviceListChange{UserID: sess.UserID, DeviceID: sess.DeviceID, Pos: pos})
 	}
 	counts, err := a.otkCounts(ctx, sess.UserID, sess.DeviceID)
 	if err != nil {

@@ -88,8 +88,7 @@ func (a *API) storeCrossSigningKeys(ctx context.Context, userID string, keys []p
 	if err != nil {
 		return err
 	}
-	a.deviceListMoved(ctx, userID, pos)
-	a.announceDeviceChange(ctx, DeviceListChange{UserID: userID, Pos: pos})
+	a.deviceListChanged(ctx, DeviceListChange{UserID: userID, Pos: pos})
 	return nil
 }
 

@@ -42,6 +42,13 @@ func (a *API) announceDeviceChange(ctx context.Context, c DeviceListChange) {
 	a.OnDeviceListChange(context.WithoutCancel(ctx), c)
 }
 
+// deviceListChanged wakes the local syncs the change concerns and
+// announces it to other servers.
+func (a *API) deviceListChanged(ctx context.Context, c DeviceListChange) {
+	a.deviceListMoved(ctx, c.UserID, c.Pos)
+	a.announceDeviceChange(ctx, c)
+}
+
 // deviceAdded: a new device changes the user's device list whether or
 // not it ever uploads keys; the server-server API's "Device Management"
 // has an m.device_list_update sent for new and deleted devices alike.
@@ -68,8 +75,7 @@ func (a *API) recordDeviceChange(ctx context.Context, userID, deviceID, what str
 		slog.Warn("clientapi: recording "+what, "err", err)
 		return
 	}
-	a.deviceListMoved(ctx, userID, pos)
-	a.announceDeviceChange(ctx, DeviceListChange{UserID: userID, DeviceID: deviceID, Pos: pos})
+	a.deviceListChanged(ctx, DeviceListChange{UserID: userID, DeviceID: deviceID, Pos: pos})
 }
 
 // announceSignatures announces what new signatures changed: a local

@@ -237,8 +237,7 @@ func (a *API) forgetDevices(ctx context.Context, userID string, deviceIDs []stri
 			slog.Warn("clientapi: dropping a deleted device's keys", "err", err)
 			continue
 		}
-		a.deviceListMoved(ctx, userID, pos)
-		a.announceDeviceChange(ctx, DeviceListChange{UserID: userID, DeviceID: d, Pos: pos, Deleted: true})
+		a.deviceListChanged(ctx, DeviceListChange{UserID: userID, DeviceID: d, Pos: pos, Deleted: true})
 	}
 }
 

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -332,7 +333,7 @@ func joinAuthChain(ctx context.Context, rooms *roomserver.RoomServer, seeds []*m
 		}
 		frontier = joinAuthRefs(next, seen)
 	}
-	slices.SortStableFunc(out, func(a, b *mxcore.PDU) int { return depthOrder(a.Depth(), b.Depth()) })
+	slices.SortStableFunc(out, func(a, b *mxcore.PDU) int { return cmp.Compare(a.Depth(), b.Depth()) })
 	return out, nil
 }
 
@@ -354,16 +355,6 @@ func joinAuthRefs(evs []*mxcore.PDU, seen map[string]bool) []string {
 		}
 	}
 	return ids
-}
-
-func depthOrder(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // strippedStateFor is the stripped state that goes with an invite or a

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -174,7 +175,7 @@ func orderByAuth(evs []*mxcore.PDU) []*mxcore.PDU {
 		}
 	}
 	slices.SortFunc(unique, func(a, b *mxcore.PDU) int {
-		if c := depthOrder(a.Depth(), b.Depth()); c != 0 {
+		if c := cmp.Compare(a.Depth(), b.Depth()); c != 0 {
 			return c
 		}
 		return strings.Compare(a.EventID(), b.EventID())

@@ -32,15 +32,8 @@ func TestFederatedE2EEMessageExchange(t *testing.T) {
 			t.Fatalf("CreateRoom: %v", err)
 		}
 		room := created.RoomID
-		if _, err := bob.cli.JoinRoom(ctx, string(room), &mautrix.ReqJoinRoom{Via: []string{a.Name}}); err != nil {
-			t.Fatalf("bob joins over federation: %v", err)
-		}
-		alice.sync(0)
+		joinOverFederation(t, alice, bob, room, a.Name)
 		bob.sync(0)
-		alice.syncUntil("alice sees bob joined", func() bool {
-			m, _ := alice.state.GetMember(ctx, room, bob.cli.UserID)
-			return m != nil && m.Membership == event.MembershipJoin
-		})
 		bob.syncUntil("bob sees the room is encrypted", func() bool {
 			enc, _ := bob.state.IsEncrypted(ctx, room)
 			return enc
@@ -62,4 +55,18 @@ func federatedE2EEPair(t *testing.T, backend harness.Backend) (a, b *harness.Ser
 	opts := harness.Options{Backend: backend, Federation: true, SharedCA: true, Env: []string{"WARBLER_RATE_LIMITS__ENABLED=false"}}
 	a, b = harness.Start(t, opts), harness.Start(t, opts)
 	return a, b, newE2EEClient(t, mautrixUser(t, a, "alice")), newE2EEClient(t, mautrixUser(t, b, "bob"))
+}
+
+// joinOverFederation has bob join alice's room through via and waits until
+// alice's client sees him joined.
+func joinOverFederation(t *testing.T, alice, bob *e2eeClient, room id.RoomID, via string) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := bob.cli.JoinRoom(ctx, string(room), &mautrix.ReqJoinRoom{Via: []string{via}}); err != nil {
+		t.Fatalf("bob joins over federation: %v", err)
+	}
+	alice.syncUntil("alice sees bob joined", func() bool {
+		m, _ := alice.state.GetMember(ctx, room, bob.cli.UserID)
+		return m != nil && m.Membership == event.MembershipJoin
+	})
 }

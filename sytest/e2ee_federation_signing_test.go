@@ -8,7 +8,6 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto"
-	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/warbler-im/warbler/sytest/harness"
@@ -30,13 +29,7 @@ func TestFederatedCrossSigningAndOutage(t *testing.T) {
 			t.Fatalf("CreateRoom: %v", err)
 		}
 		room := created.RoomID
-		if _, err := bob.cli.JoinRoom(ctx, string(room), &mautrix.ReqJoinRoom{Via: []string{a.Name}}); err != nil {
-			t.Fatalf("bob joins over federation: %v", err)
-		}
-		alice.syncUntil("alice sees bob joined", func() bool {
-			m, _ := alice.state.GetMember(ctx, room, bob.cli.UserID)
-			return m != nil && m.Membership == event.MembershipJoin
-		})
+		joinOverFederation(t, alice, bob, room, a.Name)
 
 		publishCrossSigning(t, alice)
 		bobKeys := publishCrossSigning(t, bob)

@@ -25,20 +25,11 @@ const (
 // position is taken in the same transaction as the row, so a reader that
 // sees the position also sees the invite.
 func (db *DB) AddRemoteInvite(ctx context.Context, inv storage.RemoteInvite) (int64, error) {
-	var pos int64
-	var taken []int64
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if taken, err = db.takeStream(ctx, tx, 1); err != nil {
-			return err
-		}
-		pos = taken[0]
-		_, err = tx.ExecContext(ctx, db.q(qUpsertRemoteInvite), inv.RoomID, inv.UserID, inv.EventID,
+	return db.writeAtStreamPosition(ctx, func(tx *sql.Tx, pos int64) error {
+		_, err := tx.ExecContext(ctx, db.q(qUpsertRemoteInvite), inv.RoomID, inv.UserID, inv.EventID,
 			inv.RoomVersion, inv.Sender, inv.Event, inv.InviteState, pos)
 		return err
 	})
-	db.finishStream(taken, err == nil)
-	return pos, err
 }
 
 // RemoteInvite implements storage.RemoteInviteStore.
@@ -69,22 +60,13 @@ func (db *DB) RemoteInvitesForUser(ctx context.Context, userID string, since int
 
 // RejectRemoteInvite implements storage.RemoteInviteStore.
 func (db *DB) RejectRemoteInvite(ctx context.Context, roomID, userID string, leave []byte) (int64, error) {
-	var pos int64
-	var taken []int64
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if taken, err = db.takeStream(ctx, tx, 1); err != nil {
-			return err
-		}
-		pos = taken[0]
+	return db.writeAtStreamPosition(ctx, func(tx *sql.Tx, pos int64) error {
 		res, err := tx.ExecContext(ctx, db.q(qRejectRemoteInvite), roomID, userID, leave, pos)
 		if err != nil {
 			return err
 		}
 		return ifNoRows(res, storage.ErrNotFound)
 	})
-	db.finishStream(taken, err == nil)
-	return pos, err
 }
 
 // DeleteRemoteInvite implements storage.RemoteInviteStore.

@@ -166,6 +166,24 @@ func (db *DB) finishStream(ps []int64, committed bool) {
 	}
 }
 
+// writeAtStreamPosition runs write in a transaction that takes one events
+// stream position for it, so a reader that sees the position also sees
+// the write, and ends the position when the transaction is over.
+func (db *DB) writeAtStreamPosition(ctx context.Context, write func(tx *sql.Tx, pos int64) error) (int64, error) {
+	var pos int64
+	var taken []int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if taken, err = db.takeStream(ctx, tx, 1); err != nil {
+			return err
+		}
+		pos = taken[0]
+		return write(tx, pos)
+	})
+	db.finishStream(taken, err == nil)
+	return pos, err
+}
+
 // visibleStream is the highest events stream position readers may read
 // up to; in a transaction (tx non-nil) on SQLite, the one tx sees.
 func (db *DB) visibleStream(ctx context.Context, q queryRower) (int64, error) {
