@@ -3,6 +3,7 @@ package secrets
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -80,5 +81,31 @@ func TestTokensAreRandomAndHashStable(t *testing.T) {
 	id, _ := NewDeviceID()
 	if len(id) != 10 || strings.ToUpper(id) != id {
 		t.Fatalf("device ID %q", id)
+	}
+}
+
+// TestHashesWaitForAFreeSlot: with every argon2 slot taken, a hash waits
+// until one is freed, so concurrent logins cannot hold more than
+// cap(argonSlots) hashes' memory at once.
+func TestHashesWaitForAFreeSlot(t *testing.T) {
+	for range cap(argonSlots) {
+		argonSlots <- struct{}{}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := HashPassword("correct horse"); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-done:
+		t.Fatal("a hash ran while every slot was taken")
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-argonSlots
+	<-done
+	for range cap(argonSlots) - 1 {
+		<-argonSlots
 	}
 }
