@@ -95,8 +95,8 @@ func TestTrackerCountsEachDeliveryOnce(t *testing.T) {
 	tr.begin(2, t0)
 	tr.begin(3, t0)
 	tr.arrive(1, t0.Add(5*time.Millisecond)) // seen before the send returned
-	tr.finished(1)
-	tr.finished(2)
+	tr.finished(1, t0.Add(8*time.Millisecond))
+	tr.finished(2, t0.Add(3*time.Millisecond))
 	if tr.allDelivered() {
 		t.Error("2 not yet delivered")
 	}
@@ -110,6 +110,10 @@ func TestTrackerCountsEachDeliveryOnce(t *testing.T) {
 	got := Summarize(tr.deliveries())
 	if got.Count != 2 || got.MaxMs != 7 {
 		t.Errorf("deliveries: %+v", got)
+	}
+	// 1 was seen before its answer (0), 2 four ms after it; 3 failed.
+	if got := Summarize(tr.afterAck()); got.Count != 2 || got.MaxMs != 4 || got.P50Ms != 0 {
+		t.Errorf("after ack: %+v", got)
 	}
 }
 
@@ -154,7 +158,7 @@ func TestReportJSONSchema(t *testing.T) {
 	}
 	keys := []string{"schema", "url", "run_id", "users", "rooms", "messages", "concurrency", "registration",
 		"duration_s", "messages_sent", "messages_failed", "messages_delivered", "throughput_msgs_per_s",
-		"register", "login", "create_room", "join", "send", "delivery", "initial_sync", "messages_page",
+		"register", "login", "create_room", "join", "send", "delivery", "delivery_after_ack", "initial_sync", "messages_page",
 		"errors", "notes"}
 	if len(got) != len(keys) {
 		t.Errorf("report has %d keys, schema documents %d: %s", len(got), len(keys), raw)

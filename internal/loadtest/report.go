@@ -24,8 +24,11 @@ const SchemaVersion = "warbler-bench/1"
 //	                              attempted before the timeout)
 //	messages_delivered   int      successful sends a listener saw in /sync
 //	throughput_msgs_per_s float   messages_sent / send phase wall time
-//	register, login, create_room, join, send, delivery,
+//	register, login, create_room, join, send, delivery, delivery_after_ack,
 //	initial_sync, messages_page  Summary  {count, mean_ms, p50_ms, p95_ms, p99_ms, max_ms}
+//	                     delivery: from the send request going out to a
+//	                     listener's /sync showing the event; delivery_after_ack:
+//	                     from the send's answer to that sight (0 if it came first)
 //	errors               object   errcode (or "transport", "HTTP_<status>") -> count
 //	notes                []string phases skipped or cut short, and why
 type Report struct {
@@ -50,6 +53,7 @@ type Report struct {
 	Join         Summary `json:"join"`
 	Send         Summary `json:"send"`
 	Delivery     Summary `json:"delivery"`
+	AfterAck     Summary `json:"delivery_after_ack"`
 	InitialSync  Summary `json:"initial_sync"`
 	MessagesPage Summary `json:"messages_page"`
 
@@ -86,6 +90,7 @@ func (r *Report) rows() []row {
 	return []row{
 		{"register", r.Register}, {"login", r.Login}, {"create room", r.CreateRoom},
 		{"join", r.Join}, {"send", r.Send}, {"delivery", r.Delivery},
+		{"after ack", r.AfterAck},
 		{"initial sync", r.InitialSync}, {"messages page", r.MessagesPage},
 	}
 }

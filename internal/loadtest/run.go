@@ -62,6 +62,7 @@ func (r *runner) phases(ctx context.Context, rep *Report) error {
 	delivered := t.deliveries()
 	rep.MessagesDelivered = len(delivered)
 	rep.Delivery = Summarize(delivered)
+	rep.AfterAck = Summarize(t.afterAck())
 	if elapsed > 0 {
 		rep.Throughput = math.Round(float64(t.succeeded)/elapsed.Seconds()*10) / 10
 	}

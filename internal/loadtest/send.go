@@ -57,8 +57,9 @@ func (r *runner) send(ctx context.Context, u *user, roomID string, seq int, t *t
 	if r.c.call(ctx, "PUT", path, u.token, body, nil) != nil {
 		return
 	}
-	r.stats.send.add(time.Since(start))
-	t.finished(seq)
+	acked := time.Now()
+	r.stats.send.add(acked.Sub(start))
+	t.finished(seq, acked)
 }
 
 // drain waits for the listeners to catch up with the last sends.
