@@ -63,27 +63,38 @@ func (db *DB) Events(ctx context.Context, eventIDs []string) ([]storage.StoredEv
 	if err != nil {
 		return nil, err
 	}
-	if len(eventIDs) == 1 {
-		e, err := scanEvent(rs.stmts.readEvent.QueryRowContext(ctx, eventIDs[0]))
-		if errors.Is(err, sql.ErrNoRows) {
-			return []storage.StoredEvent{}, nil
+	byID := make(map[string]storage.StoredEvent, len(eventIDs))
+	var missing []string
+	for _, id := range eventIDs {
+		if e, ok := db.events.get(id); ok {
+			byID[id] = e
+		} else {
+			missing = append(missing, id)
 		}
+	}
+	epoch := db.events.begin()
+	if len(missing) == 1 {
+		e, err := scanEvent(rs.stmts.readEvent.QueryRowContext(ctx, missing[0]))
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		if err == nil {
+			byID[e.EventID] = e
+			db.events.put(epoch, []storage.StoredEvent{e})
+		}
+	} else if len(missing) > 1 {
+		err = forChunks(missing, func(chunk []string) error {
+			cond, args := db.inStrings("e.event_id", 1, chunk)
+			events, err := db.queryEvents(ctx, db.reader, qSelectEvents+` WHERE `+cond, args...)
+			for _, e := range events {
+				byID[e.EventID] = e
+			}
+			db.events.put(epoch, events)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
-		return []storage.StoredEvent{e}, nil
-	}
-	byID := make(map[string]storage.StoredEvent, len(eventIDs))
-	err = forChunks(eventIDs, func(chunk []string) error {
-		cond, args := db.inStrings("e.event_id", 1, chunk)
-		events, err := db.queryEvents(ctx, db.reader, qSelectEvents+` WHERE `+cond, args...)
-		for _, e := range events {
-			byID[e.EventID] = e
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
 	out := make([]storage.StoredEvent, 0, len(byID))
 	for _, id := range eventIDs {
@@ -133,7 +144,7 @@ func (db *DB) MarkRedacted(ctx context.Context, eventID, redactionID string) err
 	}
 	// One transaction: the event's text leaves the search index and its
 	// relation stops counting together with the redaction itself.
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := execOne(ctx, tx, db.q(`UPDATE events SET redacted_because = $2 WHERE event_id = $1`), eventID, redactionID); err != nil {
 			return err
 		}
@@ -142,6 +153,10 @@ func (db *DB) MarkRedacted(ctx context.Context, eventID, redactionID string) err
 		}
 		return db.forgetRelation(ctx, tx, eventID) // a redaction strips m.relates_to
 	})
+	// After the commit, whatever its outcome: a failed commit may still
+	// have landed.
+	db.events.changed(eventID)
+	return err
 }
 
 // queryStrings runs a query on the reader that returns one string column

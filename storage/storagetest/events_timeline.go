@@ -193,8 +193,16 @@ func testReferencesAndRedaction(t *testing.T, open Opener) {
 
 	redaction := r.event("m.room.redaction", nil, alice, `{}`)
 	r.apply(redaction)
+	// Read before the mark too: a store that keeps events it read must
+	// still show the mark afterwards, alone or in a batch.
+	events, err := db.Events(ctx, []string{m1.EventID, join.EventID})
+	noErr(t, "Events before the mark", err)
+	wantEqual(t, "RedactedBecause before the mark", events[0].RedactedBecause, "")
 	noErr(t, "MarkRedacted", db.MarkRedacted(ctx, m1.EventID, redaction.EventID))
-	events, err := db.Events(ctx, []string{m1.EventID})
+	events, err = db.Events(ctx, []string{join.EventID, m1.EventID})
+	noErr(t, "Events", err)
+	wantEqual(t, "RedactedBecause in a batch", events[1].RedactedBecause, redaction.EventID)
+	events, err = db.Events(ctx, []string{m1.EventID})
 	noErr(t, "Events", err)
 	wantEqual(t, "RedactedBecause", events[0].RedactedBecause, redaction.EventID)
 	wantEqual(t, "JSON after the redaction mark", string(events[0].JSON), string(m1.JSON))
