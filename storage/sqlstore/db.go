@@ -33,6 +33,9 @@ type DB struct {
 	hot     hotStatements
 	rooms   *roomsState // room store caches and statements
 	events  *eventCache // events by ID (event_cache.go)
+	// recent holds the rooms' newest events for /sync (recent.go); set
+	// at open, after the stream position it starts from is known.
+	recent *recentEvents
 	// group runs the room writes (the hot, concurrent ones) with group
 	// commit on SQLite; nil on PostgreSQL. See roomWriteTx.
 	group *groupCommitter
@@ -82,6 +85,11 @@ func (db *DB) open(ctx context.Context, migrations fs.FS) error {
 			return err
 		}
 	}
+	end, err := db.visibleStream(ctx, db.reader)
+	if err != nil {
+		return err
+	}
+	db.recent = newRecentEvents(end)
 	return db.prepareHot(ctx)
 }
 

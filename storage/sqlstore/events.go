@@ -156,6 +156,7 @@ func (db *DB) MarkRedacted(ctx context.Context, eventID, redactionID string) err
 	// After the commit, whatever its outcome: a failed commit may still
 	// have landed.
 	db.events.changed(eventID)
+	db.recent.redacted()
 	return err
 }
 
@@ -192,15 +193,65 @@ func (db *DB) queryColumn(ctx context.Context, query string, args ...any) ([]str
 const visible = ` AND e.rejected IS NULL AND e.soft_failed = FALSE`
 
 // RoomEventsSince implements storage.RoomStore.
+func (db *DB) RoomEventsSince(ctx context.Context, since, upTo int64, roomIDs []string, limit int) ([]storage.RoomTimeline, error) {
+	since = max(since, 0) // backfilled events (negative positions) are never new
+	if limit <= 0 || since >= upTo || len(roomIDs) == 0 {
+		return []storage.RoomTimeline{}, nil
+	}
+	// Rooms the recent-events cache can answer (recent.go) cost no query.
+	fromMemory := map[string][]storage.StoredEvent{}
+	var rest []string
+	for _, id := range roomIDs {
+		if _, done := fromMemory[id]; done {
+			continue
+		}
+		if events, ok := db.recent.timeline(id, since, upTo, limit); ok {
+			fromMemory[id] = events
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	fromDB, err := db.roomEventsSinceFromDB(ctx, since, upTo, rest, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := []storage.RoomTimeline{}
+	seen := map[string]bool{}
+	for _, id := range roomIDs {
+		events, ok := fromMemory[id]
+		if !ok {
+			events, ok = fromDB[id]
+		}
+		if !ok || len(events) == 0 || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, newestFirstToTimeline(id, events, limit))
+	}
+	return out, nil
+}
+
+// newestFirstToTimeline makes up to limit+1 events, newest first, into a
+// room's timeline, oldest first.
+func newestFirstToTimeline(roomID string, events []storage.StoredEvent, limit int) storage.RoomTimeline {
+	t := storage.RoomTimeline{RoomID: roomID, Limited: len(events) > limit}
+	events = slices.Clone(events[:min(len(events), limit)])
+	slices.Reverse(events)
+	t.Events = events
+	return t
+}
+
+// roomEventsSinceFromDB reads, for each of the rooms with an event in
+// (since, upTo], up to limit+1 of its newest events, newest first.
 //
 // It first asks which of the rooms have any event in the range (an index
 // probe per room that stops at the first event found), then reads the
 // newest events of just those rooms, so a sync over many quiet rooms
 // stays cheap however long their histories.
-func (db *DB) RoomEventsSince(ctx context.Context, since, upTo int64, roomIDs []string, limit int) ([]storage.RoomTimeline, error) {
-	since = max(since, 0) // backfilled events (negative positions) are never new
-	if limit <= 0 || since >= upTo || len(roomIDs) == 0 {
-		return []storage.RoomTimeline{}, nil
+func (db *DB) roomEventsSinceFromDB(ctx context.Context, since, upTo int64, roomIDs []string, limit int) (map[string][]storage.StoredEvent, error) {
+	out := map[string][]storage.StoredEvent{}
+	if len(roomIDs) == 0 {
+		return out, nil
 	}
 	rs, err := db.roomsFor(ctx)
 	if err != nil {
@@ -238,27 +289,18 @@ func (db *DB) RoomEventsSince(ctx context.Context, since, upTo int64, roomIDs []
 	if err != nil {
 		return nil, err
 	}
-	out := []storage.RoomTimeline{}
-	seen := map[int64]bool{}
 	for _, id := range roomIDs {
 		nid, ok := nids[id]
-		if !ok || !active[nid] || seen[nid] {
+		if _, done := out[id]; !ok || !active[nid] || done {
 			continue
 		}
-		seen[nid] = true
 		events, err := db.queryEvents(ctx, db.reader, qSelectEvents+` WHERE e.room_nid = $1
 			AND e.stream_pos > $2 AND e.stream_pos <= $3`+visible+`
 			ORDER BY e.stream_pos DESC LIMIT $4`, nid, since, upTo, limit+1)
 		if err != nil {
 			return nil, err
 		}
-		t := storage.RoomTimeline{RoomID: id, Limited: len(events) > limit}
-		events = events[:min(len(events), limit)]
-		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
-			events[i], events[j] = events[j], events[i]
-		}
-		t.Events = events
-		out = append(out, t)
+		out[id] = events
 	}
 	return out, nil
 }

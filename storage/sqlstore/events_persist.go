@@ -74,6 +74,9 @@ type persister struct {
 	backCeilSet    bool
 	edges          []any // ref_event_id, kind, event_nid triples
 	recent         []savedRef
+	// positioned holds the events given stream positions, in order, for
+	// the recent-events cache once the transaction committed.
+	positioned []storage.StoredEvent
 }
 
 func (db *DB) newPersister(rs *roomsState, tx *sql.Tx, roomID string) *persister {
@@ -128,6 +131,7 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 	}
 	var p *persister
 	var positions []storage.PersistedPosition
+	db.recent.begin(roomID)
 	err = db.roomWriteTx(ctx, func(tx *sql.Tx) error {
 		p = db.newPersister(rs, tx, roomID)
 		var err error
@@ -138,8 +142,10 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 		db.finishStream(p.taken, err == nil)
 	}
 	if err != nil {
+		db.recent.end(roomID, nil)
 		return nil, err
 	}
+	db.recent.end(roomID, p.positioned)
 	p.commitCaches()
 	return positions, nil
 }
@@ -383,6 +389,7 @@ func (p *persister) store(ctx context.Context, ev *storage.NewEvent, act persist
 			return pos, fmt.Errorf("storage: de-outlier %s: %w", ev.EventID, err)
 		}
 		te.outlier, te.rejected, te.stream, te.topo, te.json = false, ev.Rejected != "", pos.Stream, pos.Topo, ev.JSON
+		p.notePositioned(ev, pos, stateBefore.Int64)
 		return pos, nil
 	}
 	te := &txEvent{room: p.room, typ: p.types[ev.Type], outlier: ev.Outlier, rejected: ev.Rejected != "",
@@ -405,7 +412,26 @@ func (p *persister) store(ctx context.Context, ev *storage.NewEvent, act persist
 	}
 	p.addEdges(te.nid, 0, ev.PrevEventIDs)
 	p.addEdges(te.nid, 1, ev.AuthEventIDs)
+	p.notePositioned(ev, pos, stateBefore.Int64)
 	return pos, nil
+}
+
+// notePositioned keeps ev as the database now holds it, if it has a
+// place in the stream (not an outlier, not backfilled).
+func (p *persister) notePositioned(ev *storage.NewEvent, pos storage.PersistedPosition, stateBefore int64) {
+	if ev.Outlier || pos.Stream <= 0 {
+		return
+	}
+	var stateKey *string
+	if ev.StateKey != nil {
+		key := *ev.StateKey
+		stateKey = &key
+	}
+	p.positioned = append(p.positioned, storage.StoredEvent{
+		EventID: ev.EventID, RoomID: p.roomID, Type: ev.Type, StateKey: stateKey, Sender: ev.Sender,
+		Depth: ev.Depth, OriginServerTS: ev.OriginServerTS, JSON: ev.JSON, Rejected: ev.Rejected,
+		SoftFailed: ev.SoftFailed, StreamPos: pos.Stream, Topo: pos.Topo, StateBefore: stateBefore,
+	})
 }
 
 // insertOutliers inserts new outliers with multi-row statements.

@@ -36,6 +36,7 @@ var roomTests = []struct {
 	{"Backfill", testBackfill},
 	{"EventsBetween", testEventsBetween},
 	{"RoomEventsSince", testRoomEventsSince},
+	{"RecentTimelineMatchesTheDatabase", testRecentTimelineMatchesTheDatabase},
 	{"ReferencesAndRedaction", testReferencesAndRedaction},
 	{"ConcurrentPersist", testConcurrentPersist},
 	{"RoomsReopen", testRoomsReopen},
