@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/tidwall/gjson"
+	"github.com/warbler-im/warbler/internal/lru"
 	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
 )
@@ -33,7 +34,8 @@ func (p *streamPos) get(ctx context.Context) (int64, error) {
 
 // addE2EEStreams registers the to-device and device list streams on s.
 func addE2EEStreams(a *API, s *syncServer) {
-	s.addStream(streamToDevice, &toDeviceStream{a: a, pos: streamPos{load: a.Store.ToDevicePosition}})
+	s.addStream(streamToDevice, &toDeviceStream{a: a, pos: streamPos{load: a.Store.ToDevicePosition},
+		acked: lru.New[deviceKey, int64](ackedDevices)})
 	dl := &deviceListStream{a: a, s: s, pos: streamPos{load: a.Store.DeviceListPosition}}
 	s.addStream(streamDeviceLists, dl)
 	a.Rooms.AddListener(dl)
@@ -44,7 +46,17 @@ func addE2EEStreams(a *API, s *syncServer) {
 type toDeviceStream struct {
 	a   *API
 	pos streamPos
+	// acked remembers, per device, the position up to which its messages
+	// were deleted, so that the long-polls of one token do not ask again:
+	// positions only grow, so none at or below it can arrive later.
+	acked *lru.Cache[deviceKey, int64]
 }
+
+type deviceKey struct{ userID, deviceID string }
+
+// ackedDevices bounds toDeviceStream.acked; a device it forgot costs one
+// query at its next sync.
+const ackedDevices = 20000
 
 func (s *toDeviceStream) position(ctx context.Context) (int64, error) { return s.pos.get(ctx) }
 
@@ -57,20 +69,15 @@ func (s *toDeviceStream) add(ctx context.Context, read *streamRead, resp *syncRe
 		return nil
 	}
 	store := s.a.Store
-	if read.From > 0 {
-		acked, err := store.ToDeviceMessages(ctx, read.UserID, read.DeviceID, 0, read.From, 1)
-		if err != nil {
+	if err := s.ack(ctx, read); err != nil {
+		return err
+	}
+	var msgs []storage.ToDeviceMessage
+	if read.From < read.UpTo {
+		var err error
+		if msgs, err = store.ToDeviceMessages(ctx, read.UserID, read.DeviceID, read.From, read.UpTo, maxToDevicePerSync); err != nil {
 			return err
 		}
-		if len(acked) > 0 {
-			if err := store.DeleteToDeviceMessages(ctx, read.UserID, read.DeviceID, read.From); err != nil {
-				return err
-			}
-		}
-	}
-	msgs, err := store.ToDeviceMessages(ctx, read.UserID, read.DeviceID, read.From, read.UpTo, maxToDevicePerSync)
-	if err != nil {
-		return err
 	}
 	for _, m := range msgs {
 		resp.ToDevice.Events = append(resp.ToDevice.Events, map[string]any{
@@ -80,11 +87,33 @@ func (s *toDeviceStream) add(ctx context.Context, read *streamRead, resp *syncRe
 	if len(msgs) == maxToDevicePerSync && msgs[len(msgs)-1].Pos < read.UpTo {
 		stopAt(resp, streamToDevice, msgs[len(msgs)-1].Pos)
 	}
+	var err error
 	if resp.OTKCounts, err = s.a.otkCounts(ctx, read.UserID, read.DeviceID); err != nil {
 		return err
 	}
 	resp.UnusedFallbackKeyTypes, err = store.UnusedFallbackKeyTypes(ctx, read.UserID, read.DeviceID)
 	return err
+}
+
+// ack deletes the device's messages up to the request's token, which the
+// client has had, unless that was done already.
+func (s *toDeviceStream) ack(ctx context.Context, read *streamRead) error {
+	key := deviceKey{read.UserID, read.DeviceID}
+	if done, ok := s.acked.Get(key); read.From <= 0 || ok && read.From <= done {
+		return nil
+	}
+	store := s.a.Store
+	acked, err := store.ToDeviceMessages(ctx, read.UserID, read.DeviceID, 0, read.From, 1)
+	if err != nil {
+		return err
+	}
+	if len(acked) > 0 {
+		if err := store.DeleteToDeviceMessages(ctx, read.UserID, read.DeviceID, read.From); err != nil {
+			return err
+		}
+	}
+	s.acked.Add(key, read.From, 1)
+	return nil
 }
 
 // stopAt makes next_batch resume stream id from pos.

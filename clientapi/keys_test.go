@@ -216,6 +216,17 @@ func TestSendToDeviceDeliveredOnceAndDeletedAfterAck(t *testing.T) {
 	if left, _ := e.db.ToDeviceMessages(t.Context(), e.bob, e.bobDevice, 0, 1<<40, 10); len(left) != 0 {
 		t.Errorf("acknowledged messages not deleted: %d left", len(left))
 	}
+	// A message after the acknowledgement comes with a retry of the same
+	// token and goes only with the next one.
+	send("t5", map[string]any{e.bobDevice: map[string]any{"n": 5}})
+	r3 := e.sync(e.bobToken, url.Values{"since": {r1.str("next_batch")}})
+	if evs := toDeviceEvents(r3); len(evs) != 1 {
+		t.Fatalf("after the acknowledgement: %v, want the new message", evs)
+	}
+	e.sync(e.bobToken, url.Values{"since": {r3.str("next_batch")}})
+	if left, _ := e.db.ToDeviceMessages(t.Context(), e.bob, e.bobDevice, 0, 1<<40, 10); len(left) != 0 {
+		t.Errorf("the new message was not deleted after its acknowledgement: %d left", len(left))
+	}
 	e.doRaw("PUT", v3+"/sendToDevice/m.test/t3", `{"messages":{"`+e.bob+`":{"`+e.bobDevice+`":"not an object"}}}`, e.aliceToken).want(t, 400, "M_BAD_JSON")
 	e.doRaw("PUT", v3+"/sendToDevice/m.test/t4", `{}`, e.aliceToken).want(t, 400, "M_MISSING_PARAM")
 }
