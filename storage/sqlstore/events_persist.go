@@ -75,8 +75,10 @@ type persister struct {
 	edges          []any // ref_event_id, kind, event_nid triples
 	recent         []savedRef
 	// positioned holds the events given stream positions, in order, for
-	// the recent-events cache once the transaction committed.
-	positioned []storage.StoredEvent
+	// the recent-events cache once the transaction committed, and
+	// relatedTo the events this batch's relations point at (recent.go).
+	positioned []recentEvent
+	relatedTo  []string
 }
 
 func (db *DB) newPersister(rs *roomsState, tx *sql.Tx, roomID string) *persister {
@@ -131,7 +133,7 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 	}
 	var p *persister
 	var positions []storage.PersistedPosition
-	db.recent.begin(roomID)
+	began := db.recent.begin(roomID)
 	err = db.roomWriteTx(ctx, func(tx *sql.Tx) error {
 		p = db.newPersister(rs, tx, roomID)
 		var err error
@@ -142,10 +144,10 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 		db.finishStream(p.taken, err == nil)
 	}
 	if err != nil {
-		db.recent.end(roomID, nil)
+		db.recent.end(roomID, began, nil, nil)
 		return nil, err
 	}
-	db.recent.end(roomID, p.positioned)
+	db.recent.end(roomID, began, p.positioned, p.relatedTo)
 	p.commitCaches()
 	return positions, nil
 }
@@ -389,7 +391,8 @@ func (p *persister) store(ctx context.Context, ev *storage.NewEvent, act persist
 			return pos, fmt.Errorf("storage: de-outlier %s: %w", ev.EventID, err)
 		}
 		te.outlier, te.rejected, te.stream, te.topo, te.json = false, ev.Rejected != "", pos.Stream, pos.Topo, ev.JSON
-		p.notePositioned(ev, pos, stateBefore.Int64)
+		// Relations may point at it since it arrived as an outlier.
+		p.notePositioned(ev, pos, stateBefore.Int64, false)
 		return pos, nil
 	}
 	te := &txEvent{room: p.room, typ: p.types[ev.Type], outlier: ev.Outlier, rejected: ev.Rejected != "",
@@ -399,8 +402,9 @@ func (p *persister) store(ctx context.Context, ev *storage.NewEvent, act persist
 		te.key, te.isState = p.keys[*ev.StateKey], true
 		key = sql.NullInt64{Int64: te.key, Valid: true}
 	}
+	var related bool // whether relations stored earlier point at it
 	err := p.stmt(ctx, p.rs.stmts.insertEvent).QueryRowContext(ctx, ev.EventID, p.room, te.typ, key, ev.Sender,
-		ev.Depth, ev.OriginServerTS, ev.JSON, ev.Outlier, rejected, ev.SoftFailed, stream, topoDepth, stateBefore).Scan(&te.nid)
+		ev.Depth, ev.OriginServerTS, ev.JSON, ev.Outlier, rejected, ev.SoftFailed, stream, topoDepth, stateBefore).Scan(&te.nid, &related)
 	if err != nil {
 		return pos, fmt.Errorf("storage: store event %s: %w", ev.EventID, err)
 	}
@@ -412,13 +416,14 @@ func (p *persister) store(ctx context.Context, ev *storage.NewEvent, act persist
 	}
 	p.addEdges(te.nid, 0, ev.PrevEventIDs)
 	p.addEdges(te.nid, 1, ev.AuthEventIDs)
-	p.notePositioned(ev, pos, stateBefore.Int64)
+	p.notePositioned(ev, pos, stateBefore.Int64, !related)
 	return pos, nil
 }
 
 // notePositioned keeps ev as the database now holds it, if it has a
-// place in the stream (not an outlier, not backfilled).
-func (p *persister) notePositioned(ev *storage.NewEvent, pos storage.PersistedPosition, stateBefore int64) {
+// place in the stream (not an outlier, not backfilled); relationFree says
+// that no stored relation pointed at it when it was stored.
+func (p *persister) notePositioned(ev *storage.NewEvent, pos storage.PersistedPosition, stateBefore int64, relationFree bool) {
 	if ev.Outlier || pos.Stream <= 0 {
 		return
 	}
@@ -427,11 +432,11 @@ func (p *persister) notePositioned(ev *storage.NewEvent, pos storage.PersistedPo
 		key := *ev.StateKey
 		stateKey = &key
 	}
-	p.positioned = append(p.positioned, storage.StoredEvent{
+	p.positioned = append(p.positioned, recentEvent{StoredEvent: storage.StoredEvent{
 		EventID: ev.EventID, RoomID: p.roomID, Type: ev.Type, StateKey: stateKey, Sender: ev.Sender,
 		Depth: ev.Depth, OriginServerTS: ev.OriginServerTS, JSON: ev.JSON, Rejected: ev.Rejected,
 		SoftFailed: ev.SoftFailed, StreamPos: pos.Stream, Topo: pos.Topo, StateBefore: stateBefore,
-	})
+	}, relationFree: relationFree})
 }
 
 // insertOutliers inserts new outliers with multi-row statements.

@@ -28,6 +28,14 @@ import (
 // The events' JSON is immutable but for redaction: MarkRedacted calls
 // redacted, which empties every ring (redactions are rare).
 //
+// It also knows which kept events no relation points at, so that bundling
+// aggregations into a /sync (RelationSummaries) skips the query for them:
+// an event inserted (not de-outliered) when no stored relation pointed at
+// it, and no relation of its room pointing at it persisted since. A
+// relation only counts in its parent's room. Persists of one room that
+// overlap (the roomserver serialises them; a store cannot assume it) make
+// the events they append count as related.
+//
 // It is per process: several processes writing one PostgreSQL database
 // (the scale path) would each see only their own writes, so it must then
 // be turned off (as must the stream tracker, stream.go).
@@ -45,11 +53,18 @@ type recentEvents struct {
 
 type roomRing struct {
 	roomID   string
-	events   []storage.StoredEvent // ascending stream positions
-	complete int64                 // every event above it is in events
-	writing  int                   // persists between begin and end
+	events   []recentEvent // ascending stream positions
+	complete int64         // every event above it is in events
+	writing  int           // persists between begin and end
+	ended    uint64        // persists ended, to tell overlapping ones
 	bytes    int
 	elem     *list.Element
+}
+
+// recentEvent is a kept event and whether it is known relation-free.
+type recentEvent struct {
+	storage.StoredEvent
+	relationFree bool
 }
 
 // Bounds: recentPerRoom covers a sync's default timeline (and a burst
@@ -77,21 +92,29 @@ func (r *recentEvents) ring(roomID string) *roomRing {
 }
 
 // begin marks a persist of roomID as started: until its end, reads of the
-// room go to the database.
-func (r *recentEvents) begin(roomID string) {
+// room go to the database. Its result goes to end.
+func (r *recentEvents) begin(roomID string) (began uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.ring(roomID).writing++
+	rg := r.ring(roomID)
+	rg.writing++
+	return rg.ended
 }
 
 // end marks the persist as over and, if it committed, appends the events
-// it gave positions (ascending; nil if none or if it failed).
-func (r *recentEvents) end(roomID string, events []storage.StoredEvent) {
+// it gave positions (ascending; nil if none or if it failed) and notes
+// that relations now point at relatedTo.
+func (r *recentEvents) end(roomID string, began uint64, events []recentEvent, relatedTo []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rg := r.ring(roomID)
 	rg.writing--
+	// Another persist of the room ran beside this one: its relations may
+	// point at this one's events without either having seen the other.
+	overlapped := rg.writing > 0 || rg.ended != began
+	rg.ended++
 	for _, e := range events {
+		e.relationFree = e.relationFree && !overlapped
 		if e.StreamPos <= rg.complete || len(rg.events) > 0 && e.StreamPos <= rg.events[len(rg.events)-1].StreamPos {
 			continue // already known complete without it: keep the order
 		}
@@ -101,10 +124,34 @@ func (r *recentEvents) end(roomID string, events []storage.StoredEvent) {
 		r.bytes += len(e.JSON) + eventOverhead
 		r.high = max(r.high, e.StreamPos)
 	}
+	for _, parent := range relatedTo {
+		for i := range rg.events {
+			if rg.events[i].EventID == parent {
+				rg.events[i].relationFree = false
+			}
+		}
+	}
 	for len(rg.events) > recentPerRoom {
 		r.dropOldest(rg)
 	}
 	r.evict()
+}
+
+// relationFree reports whether the event eventID of roomID is kept and
+// known to have no relation pointing at it.
+func (r *recentEvents) relationFree(roomID, eventID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rg := r.rooms[roomID]
+	if rg == nil {
+		return false
+	}
+	for i := len(rg.events) - 1; i >= 0; i-- {
+		if rg.events[i].EventID == eventID {
+			return rg.events[i].relationFree
+		}
+	}
+	return false
 }
 
 func (r *recentEvents) dropOldest(rg *roomRing) {
@@ -175,7 +222,7 @@ func (r *recentEvents) timeline(roomID string, since, upTo int64, limit int) (ev
 			break
 		}
 		if e.StreamPos <= upTo && e.Rejected == "" && !e.SoftFailed {
-			events = append(events, e)
+			events = append(events, e.StoredEvent)
 		}
 	}
 	return events, true

@@ -85,6 +85,7 @@ func (p *persister) recordRelation(ctx context.Context, ev *storage.NewEvent, po
 	if err != nil {
 		return fmt.Errorf("storage: record relation of %s: %w", ev.EventID, err)
 	}
+	p.relatedTo = append(p.relatedTo, parent)
 	if relType != storage.RelThread {
 		return nil
 	}

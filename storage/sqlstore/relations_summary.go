@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 
 	"github.com/warbler-im/warbler/storage"
@@ -52,6 +53,11 @@ func (db *DB) resolveRelationParents(ctx context.Context, parents []storage.Rela
 // RelationSummaries implements storage.RelationStore.
 func (db *DB) RelationSummaries(ctx context.Context, userID string, parents []storage.RelationParent) (map[string]storage.RelationSummary, error) {
 	out := map[string]storage.RelationSummary{}
+	// Events just written that no relation points at need no query: the
+	// common case of a /sync woken by a new message (recent.go).
+	parents = slices.DeleteFunc(slices.Clone(parents), func(p storage.RelationParent) bool {
+		return db.recent.relationFree(p.RoomID, p.EventID)
+	})
 	if len(parents) == 0 {
 		return out, nil
 	}

@@ -36,7 +36,7 @@ const (
 		origin_server_ts, json, outlier, rejected, soft_failed, stream_pos, topo_depth, state_before)`
 	qInsertEvent = qInsertEventHead + `
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		RETURNING event_nid`
+		RETURNING event_nid, EXISTS (SELECT 1 FROM event_relations r WHERE r.relates_to_id = $1)`
 	qDeoutlierEvent = `UPDATE events SET outlier = FALSE, json = $2, rejected = $3, soft_failed = $4,
 		stream_pos = $5, topo_depth = $6, state_before = $7
 		WHERE event_nid = $1`

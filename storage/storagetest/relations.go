@@ -21,6 +21,7 @@ var relationTests = []struct {
 	{"RelationsRedacted", testRelationsRedacted},
 	{"ThreadRoots", testThreadRoots},
 	{"HasAnnotation", testHasAnnotation},
+	{"SummariesOfEventsRelatedBeforeTheyArrived", testSummariesOfEventsRelatedBeforeTheyArrived},
 }
 
 const carol = "@carol:example.org"
@@ -300,4 +301,41 @@ func testThreadRoots(t *testing.T, open Opener) {
 	}
 	_, err = db.ThreadRoots(ctx, "!nope:example.org", alice, false, storage.TopoMax, 10)
 	wantErr(t, "ThreadRoots(unknown room)", err, storage.ErrNotFound)
+}
+
+// testSummariesOfEventsRelatedBeforeTheyArrived: a store may know that an
+// event it has just written has no relations; a relation stored before
+// its parent (federation delivers out of order), or while the parent was
+// an outlier, must still show in the parent's summary.
+func testSummariesOfEventsRelatedBeforeTheyArrived(t *testing.T, open Opener) {
+	db := openDB(t, open)
+	ctx := t.Context()
+	r := newTestRoom(t, db, "relearly", alice)
+	r.member(alice, "join")
+	summary := func(parent string) storage.RelationSummary {
+		t.Helper()
+		sums, err := db.RelationSummaries(ctx, alice, []storage.RelationParent{{EventID: parent, RoomID: r.id}})
+		noErr(t, "RelationSummaries", err)
+		return sums[parent]
+	}
+	fresh, _ := r.message(alice, "no relations yet")
+	wantEqual(t, "a fresh event's thread count", summary(fresh.EventID).ThreadCount, 0)
+	r.relate(alice, storage.RelThread, fresh.EventID, false)
+	wantEqual(t, "after a relation to it", summary(fresh.EventID).ThreadCount, 1)
+
+	// The child first, then its parent.
+	parent := r.event("m.room.message", nil, alice, `{"body":"late parent"}`)
+	r.relate(bob, storage.RelThread, parent.EventID, false)
+	r.apply(parent)
+	wantEqual(t, "a parent stored after its child", summary(parent.EventID).ThreadCount, 1)
+
+	// The parent as an outlier, a child, then the parent in the timeline.
+	outlier := r.event("m.room.message", nil, alice, `{"body":"outlier parent"}`)
+	outlier.Outlier = true
+	r.persist([]storage.NewEvent{outlier}, storage.RoomUpdate{})
+	r.relate(bob, storage.RelThread, outlier.EventID, false)
+	outlier.Outlier = false
+	outlier.StateBefore = storage.StateRef{Base: r.snapshot}
+	r.persist([]storage.NewEvent{outlier}, storage.RoomUpdate{})
+	wantEqual(t, "a de-outliered parent", summary(outlier.EventID).ThreadCount, 1)
 }
