@@ -74,6 +74,9 @@ type persister struct {
 	backCeilSet    bool
 	edges          []any // ref_event_id, kind, event_nid triples
 	recent         []savedRef
+	// memberUsers are the users whose memberships this write changes,
+	// marked in the room-list cache until it ends (user_cache.go).
+	memberUsers []string
 }
 
 func (db *DB) newPersister(rs *roomsState, tx *sql.Tx, roomID string) *persister {
@@ -135,6 +138,7 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 		return err
 	})
 	if p != nil {
+		db.users.rooms.endWrite(p.memberUsers...)
 		db.finishStream(p.taken, err == nil)
 	}
 	if err != nil {
