@@ -36,6 +36,7 @@ type DB struct {
 	// recent holds the rooms' newest events for /sync (recent.go); set
 	// at open, after the stream position it starts from is known.
 	recent *recentEvents
+	users  *userCaches // small per-user data every sync reads (user_cache.go)
 	// group runs the room writes (the hot, concurrent ones) with group
 	// commit on SQLite; nil on PostgreSQL. See roomWriteTx.
 	group *groupCommitter
@@ -53,7 +54,7 @@ var _ storage.Database = (*DB)(nil)
 // statements. It takes ownership of both pools: they are closed if Open
 // fails, and by DB.Close otherwise.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	db := &DB{dialect: cfg.Dialect, writer: newPool(cfg.Writer), rooms: newRoomsState(), events: newEventCache()}
+	db := &DB{dialect: cfg.Dialect, writer: newPool(cfg.Writer), rooms: newRoomsState(), events: newEventCache(), users: newUserCaches()}
 	db.reader = db.writer
 	if cfg.Reader != cfg.Writer {
 		db.reader = newPool(cfg.Reader)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/warbler-im/warbler/storage"
@@ -136,6 +138,11 @@ func scanKeyRows(rows *sql.Rows, fn func(name string, js []byte)) error {
 
 // DeleteDeviceKeys implements storage.E2EEStore.
 func (db *DB) DeleteDeviceKeys(ctx context.Context, userID, deviceID string) (int64, error) {
+	device := deviceKey{userID, deviceID}
+	db.users.oneTimeKeys.startWrite(device)
+	db.users.fallbackKeys.startWrite(device)
+	defer db.users.fallbackKeys.endWrite(device)
+	defer db.users.oneTimeKeys.endWrite(device)
 	var pos int64
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{qDelDeviceKeys, qDelDeviceOTKs, qDelDeviceFBKs, qDelDeviceInbox, qDelDeviceTxns} {
@@ -158,6 +165,12 @@ func keyAlgorithm(keyID string) string {
 
 // AddOneTimeKeys implements storage.E2EEStore.
 func (db *DB) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys []storage.OneTimeKey) error {
+	return db.users.oneTimeKeys.write(deviceKey{userID, deviceID}, func() error {
+		return db.addOneTimeKeys(ctx, userID, deviceID, keys)
+	})
+}
+
+func (db *DB) addOneTimeKeys(ctx context.Context, userID, deviceID string, keys []storage.OneTimeKey) error {
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
 		var seq int64
 		if err := tx.QueryRowContext(ctx, db.q(qNextUploadSeq), userID, deviceID).Scan(&seq); err != nil {
@@ -182,8 +195,23 @@ func (db *DB) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys 
 	})
 }
 
-// OneTimeKeyCounts implements storage.E2EEStore.
+// OneTimeKeyCounts implements storage.E2EEStore. Every sync of the
+// device asks, so the counts are kept in db.users.oneTimeKeys.
 func (db *DB) OneTimeKeyCounts(ctx context.Context, userID, deviceID string) (map[string]int, error) {
+	device := deviceKey{userID, deviceID}
+	if counts, ok := db.users.oneTimeKeys.get(device); ok {
+		return maps.Clone(counts), nil
+	}
+	epoch := db.users.oneTimeKeys.begin()
+	counts, err := db.oneTimeKeyCounts(ctx, userID, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	db.users.oneTimeKeys.put(epoch, device, counts, device.countsWeight(counts))
+	return maps.Clone(counts), nil
+}
+
+func (db *DB) oneTimeKeyCounts(ctx context.Context, userID, deviceID string) (map[string]int, error) {
 	rows, err := db.reader.QueryContext(ctx, db.q(qOTKCounts), userID, deviceID)
 	if err != nil {
 		return nil, err
@@ -203,19 +231,32 @@ func (db *DB) OneTimeKeyCounts(ctx context.Context, userID, deviceID string) (ma
 
 // SetFallbackKeys implements storage.E2EEStore.
 func (db *DB) SetFallbackKeys(ctx context.Context, userID, deviceID string, keys []storage.OneTimeKey) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, db.q(qUpsertFBK), userID, deviceID, keyAlgorithm(k.KeyID), k.KeyID, string(k.KeyJSON)); err != nil {
-				return err
+	return db.users.fallbackKeys.write(deviceKey{userID, deviceID}, func() error {
+		return db.writeTx(ctx, func(tx *sql.Tx) error {
+			for _, k := range keys {
+				if _, err := tx.ExecContext(ctx, db.q(qUpsertFBK), userID, deviceID, keyAlgorithm(k.KeyID), k.KeyID, string(k.KeyJSON)); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 
-// UnusedFallbackKeyTypes implements storage.E2EEStore.
+// UnusedFallbackKeyTypes implements storage.E2EEStore. Every sync of the
+// device asks, so the answer is kept in db.users.fallbackKeys.
 func (db *DB) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID string) ([]string, error) {
-	return db.queryColumn(ctx, qUnusedFBKs, userID, deviceID)
+	device := deviceKey{userID, deviceID}
+	if types, ok := db.users.fallbackKeys.get(device); ok {
+		return slices.Clone(types), nil
+	}
+	epoch := db.users.fallbackKeys.begin()
+	types, err := db.queryColumn(ctx, qUnusedFBKs, userID, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	db.users.fallbackKeys.put(epoch, device, types, device.typesWeight(types))
+	return slices.Clone(types), nil
 }
 
 // ClaimKeys implements storage.E2EEStore. A claim picks the first key and
@@ -225,7 +266,7 @@ func (db *DB) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID strin
 func (db *DB) ClaimKeys(ctx context.Context, claims []storage.KeyClaim) ([]storage.ClaimedKey, error) {
 	var out []storage.ClaimedKey
 	for _, c := range claims {
-		key, ok, err := db.claimOne(ctx, c)
+		key, ok, err := db.claimOneCached(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -234,6 +275,17 @@ func (db *DB) ClaimKeys(ctx context.Context, claims []storage.KeyClaim) ([]stora
 		}
 	}
 	return out, nil
+}
+
+// claimOneCached claims a key as claimOne does, which changes the
+// device's one-time key counts or its unused fallback keys.
+func (db *DB) claimOneCached(ctx context.Context, c storage.KeyClaim) (storage.OneTimeKey, bool, error) {
+	device := deviceKey{c.UserID, c.DeviceID}
+	db.users.oneTimeKeys.startWrite(device)
+	db.users.fallbackKeys.startWrite(device)
+	defer db.users.fallbackKeys.endWrite(device)
+	defer db.users.oneTimeKeys.endWrite(device)
+	return db.claimOne(ctx, c)
 }
 
 func (db *DB) claimOne(ctx context.Context, c storage.KeyClaim) (storage.OneTimeKey, bool, error) {

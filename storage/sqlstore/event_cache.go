@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/warbler-im/warbler/internal/lru"
@@ -23,6 +24,10 @@ import (
 type eventCache struct {
 	events *lru.Cache[string, storage.StoredEvent]
 	epoch  atomic.Uint64
+	// mu makes put's check and add, and changed's bump and removal, one
+	// step each: otherwise a redaction could land between a put's check
+	// and its add, and the old row would stay cached.
+	mu sync.Mutex
 }
 
 // eventCacheBytes bounds the cache by the events' JSON size (plus
@@ -48,6 +53,8 @@ func (c *eventCache) begin() uint64 { return c.epoch.Load() }
 // put caches events read since begin returned epoch, unless a redaction
 // committed meanwhile.
 func (c *eventCache) put(epoch uint64, events []storage.StoredEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, e := range events {
 		if e.Outlier {
 			continue
@@ -64,6 +71,8 @@ func (c *eventCache) put(epoch uint64, events []storage.StoredEvent) {
 
 // changed forgets the event with ID id after a committed change to it.
 func (c *eventCache) changed(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.epoch.Add(1)
 	c.events.Remove(id)
 }

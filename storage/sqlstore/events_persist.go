@@ -79,6 +79,9 @@ type persister struct {
 	// relatedTo the events this batch's relations point at (recent.go).
 	positioned []recentEvent
 	relatedTo  []string
+	// memberUsers are the users whose memberships this write changes,
+	// marked in the room-list cache until it ends (user_cache.go).
+	memberUsers []string
 }
 
 func (db *DB) newPersister(rs *roomsState, tx *sql.Tx, roomID string) *persister {
@@ -141,6 +144,7 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 		return err
 	})
 	if p != nil {
+		db.users.rooms.endWrite(p.memberUsers...)
 		db.finishStream(p.taken, err == nil)
 	}
 	if err != nil {

@@ -107,6 +107,10 @@ func (db *DB) RoomsForUser(ctx context.Context, userID, membership string) ([]st
 
 // RoomsByMembership implements storage.RoomStore.
 func (db *DB) RoomsByMembership(ctx context.Context, userID string) (map[string][]string, error) {
+	if rooms, ok := db.users.rooms.get(userID); ok {
+		return cloneRooms(rooms), nil
+	}
+	epoch := db.users.rooms.begin()
 	rows, err := db.reader.QueryContext(ctx, db.q(`SELECT m.membership, r.room_id FROM memberships m
 		JOIN rooms r ON r.room_nid = m.room_nid
 		WHERE m.user_nid = (SELECT state_key_nid FROM state_keys WHERE state_key = $1)`), userID)
@@ -122,10 +126,14 @@ func (db *DB) RoomsByMembership(ctx context.Context, userID string) (map[string]
 		}
 		out[membership] = append(out[membership], roomID)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
 	for _, rooms := range out {
 		slices.Sort(rooms)
 	}
-	return out, rows.Err()
+	db.users.rooms.put(epoch, userID, out, roomsWeight(userID, out))
+	return cloneRooms(out), nil
 }
 
 // JoinedServers implements storage.RoomStore.

@@ -155,6 +155,14 @@ func (p *persister) writeMemberships(ctx context.Context, changes []stateChange)
 		return err
 	}
 	maps.Copy(userIDs, known)
+	// Their cached room lists must not be served from here until the
+	// transaction has ended (PersistEvents ends the write).
+	changed := make([]string, len(users))
+	for i, u := range users {
+		changed[i] = userIDs[u]
+	}
+	p.db.users.rooms.startWrite(changed...)
+	p.memberUsers = append(p.memberUsers, changed...)
 	old, err := p.oldMemberships(ctx, users)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -57,25 +58,39 @@ func (db *DB) counter(ctx context.Context, stream string) (int64, error) {
 // SetAccountData implements storage.UserDataStore.
 func (db *DB) SetAccountData(ctx context.Context, userID, roomID, dataType string, content []byte) (int64, error) {
 	var pos int64
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if pos, err = db.bumpCounter(ctx, tx, counterAccountData); err != nil {
+	err := db.users.accountData.write(accountDataKey{userID, roomID, dataType}, func() error {
+		return db.writeTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			if pos, err = db.bumpCounter(ctx, tx, counterAccountData); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, db.q(qUpsertAccountData), userID, roomID, dataType, string(content), pos)
 			return err
-		}
-		_, err = tx.ExecContext(ctx, db.q(qUpsertAccountData), userID, roomID, dataType, string(content), pos)
-		return err
+		})
 	})
 	return pos, err
 }
 
-// AccountData implements storage.UserDataStore.
+// AccountData implements storage.UserDataStore. Every sync asks for
+// m.ignored_user_list, so it is served from db.users.accountData,
+// absence included.
 func (db *DB) AccountData(ctx context.Context, userID, roomID, dataType string) ([]byte, error) {
-	var content string
-	err := db.reader.QueryRowContext(ctx, db.q(qAccountData), userID, roomID, dataType).Scan(&content)
-	if err != nil {
-		return nil, notFound(err)
+	key := accountDataKey{userID, roomID, dataType}
+	v, ok := db.users.accountData.get(key)
+	if !ok {
+		epoch := db.users.accountData.begin()
+		var content string
+		err := db.reader.QueryRowContext(ctx, db.q(qAccountData), userID, roomID, dataType).Scan(&content)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		v = accountDataValue{content: []byte(content), found: err == nil}
+		db.users.accountData.put(epoch, key, v, key.weight(v))
 	}
-	return []byte(content), nil
+	if !v.found {
+		return nil, storage.ErrNotFound
+	}
+	return bytes.Clone(v.content), nil
 }
 
 // AccountDataSince implements storage.UserDataStore.

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Database) {
 	tests = append(tests, federationQueueTests...)
 	tests = append(tests, e2eeTests...)
 	tests = append(tests, pushTests...)
+	tests = append(tests, userCacheTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open) })
 	}
