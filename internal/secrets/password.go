@@ -24,12 +24,13 @@ const (
 	argonSaltLen   = 16
 )
 
-// argonSlots bounds the argon2id computations that run at once. Each
-// holds argonMemoryKiB and keeps a CPU busy, so more of them than there
-// are CPUs add no throughput, only memory: 16 registrations in flight held
-// ~300 MiB in warbler bench, where two hold ~40 MiB. Callers beyond the
+// argonSlots bounds the argon2id computations that run at once to half
+// the CPUs. Each holds argonMemoryKiB and keeps a CPU busy for tens of
+// milliseconds: 16 registrations in flight held ~300 MiB in warbler
+// bench, and on a small server hashes on every CPU stall the requests
+// that are not logins (sends, syncs) behind them. Callers beyond the
 // bound wait their turn.
-var argonSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+var argonSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 
 // argonKey is argon2.IDKey, run in one of argonSlots.
 func argonKey(password, salt []byte, passes, memoryKiB uint32, threads uint8, keyLen uint32) []byte {
