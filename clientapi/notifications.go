@@ -30,7 +30,8 @@ type notificationJSON struct {
 
 // notifications is GET /notifications (notifications.yaml): the events
 // the caller's push rules notified them of, newest first. from is the
-// stream position to continue below.
+// stream position to continue below. A page may hold fewer than limit
+// with a next_token: the store bounds what one page reads.
 func (a *API) notifications(r *http.Request) (any, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -55,7 +56,14 @@ func (a *API) notifications(r *http.Request) (any, error) {
 	if err := a.unread.flush(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := a.Store.PushActions(ctx, sess.UserID, before, limit, only == "highlight")
+	// Rooms the user left or was banned from keep the notifications they
+	// had there.
+	rooms, err := a.pushRooms(ctx, sess.UserID, storage.MembershipJoin, storage.MembershipInvite,
+		storage.MembershipLeave, storage.MembershipBan)
+	if err != nil {
+		return nil, err
+	}
+	rows, next, err := a.Store.PushActions(ctx, sess.UserID, rooms, before, limit, only == "highlight")
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +72,8 @@ func (a *API) notifications(r *http.Request) (any, error) {
 		return nil, err
 	}
 	resp := map[string]any{"notifications": out}
-	if len(rows) == limit && limit > 0 {
-		resp["next_token"] = strconv.FormatInt(rows[len(rows)-1].StreamPos, 10)
+	if next > 0 {
+		resp["next_token"] = strconv.FormatInt(next, 10)
 	}
 	return resp, nil
 }

@@ -32,14 +32,16 @@ const pushEvalTimeout = 5 * time.Second
 func (l *pushListener) OnNewEvents(roomID string, events []roomserver.PersistedEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), pushEvalTimeout)
 	defer cancel()
-	var actions []storage.PushAction
+	var notes []storage.PushNotification
 	var jobs []pushJob
 	for _, ev := range events {
 		if ev.Existed || ev.Stream <= 0 || ev.Rejected != "" || ev.SoftFailed || ev.Kind != roomserver.KindLive {
 			continue
 		}
 		evActions := l.evaluate(ctx, roomID, ev)
-		actions = append(actions, evActions...)
+		if len(evActions) > 0 {
+			notes = append(notes, notificationOfActions(evActions))
+		}
 		if len(evActions) > 0 && l.deliver != nil {
 			jobs = append(jobs, pushJob{roomID: roomID, ev: ev.Event, actions: evActions})
 		}
@@ -49,7 +51,7 @@ func (l *pushListener) OnNewEvents(roomID string, events []roomserver.PersistedE
 			l.unread.markRead(sender, roomID, "", ev.Stream)
 		}
 	}
-	l.unread.add(actions)
+	l.unread.add(notes)
 	// After add, so the counts the notifications carry include them.
 	for _, j := range jobs {
 		l.deliver.offer(j)
@@ -71,6 +73,7 @@ func (l *pushListener) evaluate(ctx context.Context, roomID string, ev roomserve
 	l.api.setSenderPower(ctx, roomID, ev.Event.Sender(), &room)
 	eventJSON := string(ev.Event.JSON())
 	thread := threadOf(ev.Event.Content())
+	ts := l.api.now().UnixMilli()
 	var out []storage.PushAction
 	for _, userID := range targets {
 		if userID == ev.Event.Sender() || !l.api.isLocalUser(userID) {
@@ -87,11 +90,23 @@ func (l *pushListener) evaluate(ctx context.Context, roomID string, ev roomserve
 		}
 		out = append(out, storage.PushAction{
 			UserID: userID, RoomID: roomID, EventID: ev.Event.EventID(), StreamPos: ev.Stream,
-			ThreadID: thread, TS: l.api.now().UnixMilli(), Highlight: outcome.Highlight,
+			ThreadID: thread, TS: ts, Highlight: outcome.Highlight,
 			Actions: actionsJSON(outcome),
 		})
 	}
 	return out
+}
+
+// notificationOfActions is one event's notification of the users its
+// actions are for (all from one evaluate call).
+func notificationOfActions(actions []storage.PushAction) storage.PushNotification {
+	first := actions[0]
+	n := storage.PushNotification{RoomID: first.RoomID, EventID: first.EventID, StreamPos: first.StreamPos,
+		ThreadID: first.ThreadID, TS: first.TS, Recipients: make([]storage.PushRecipient, len(actions))}
+	for i, a := range actions {
+		n.Recipients[i] = storage.PushRecipient{UserID: a.UserID, Highlight: a.Highlight, Actions: a.Actions}
+	}
+	return n
 }
 
 // inviteeOf is the user an invite event is for, "" for other events.

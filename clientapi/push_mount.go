@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/warbler-im/warbler/storage"
 )
 
 // pushState is the push module's in-memory part of an API.
@@ -29,7 +30,7 @@ func (a *API) startPush() {
 		a.pushRuleStore = accountDataPushRules{a}
 	}
 	a.pushRules = newPushRuleCache(a.pushRuleStore)
-	a.unread = newUnreadTracker(a.Store)
+	a.unread = newUnreadTracker(a.Store, a.unreadRooms)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopPush, a.pushDone = cancel, make(chan struct{})
 	var wg sync.WaitGroup
@@ -53,6 +54,30 @@ func (a *API) startPush() {
 	a.Rooms.AddListener(&pushListener{api: a, rules: a.pushRules, unread: a.unread, deliver: a.deliver})
 }
 
+// unreadRooms are the rooms whose unread notifications count for a
+// user: those they are joined to (the counts /sync shows) and invited to
+// (an invite notifies, and counts in a push badge).
+func (a *API) unreadRooms(ctx context.Context, userID string) ([]string, error) {
+	return a.pushRooms(ctx, userID, storage.MembershipJoin, storage.MembershipInvite)
+}
+
+// pushRooms are the user's rooms of the given memberships, in that
+// order, at most storage.MaxPushRooms of them.
+func (a *API) pushRooms(ctx context.Context, userID string, memberships ...string) ([]string, error) {
+	byMembership, err := a.Store.RoomsByMembership(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var rooms []string
+	for _, m := range memberships {
+		rooms = append(rooms, byMembership[m]...)
+	}
+	if len(rooms) > storage.MaxPushRooms {
+		rooms = rooms[:storage.MaxPushRooms]
+	}
+	return rooms, nil
+}
+
 // mountPush registers /pushrules, /pushers and /notifications.
 func (a *API) mountPush(r chi.Router) {
 	if a.pushRules == nil {
@@ -64,8 +89,8 @@ func (a *API) mountPush(r chi.Router) {
 }
 
 // Close writes what the API keeps in memory for the database (push
-// actions) and stops its background work. Call it after the HTTP servers
-// have shut down, before the database closes.
+// notifications and read marks) and stops its background work. Call it
+// after the HTTP servers have shut down, before the database closes.
 func (a *API) Close() {
 	if a.stopPush != nil {
 		a.stopPush()

@@ -134,35 +134,69 @@ func TestUnreadCountsPerThreadWhenAsked(t *testing.T) {
 func TestUnreadTrackerMarksAndReloads(t *testing.T) {
 	e := newPushEnv(t)
 	ctx := t.Context()
-	tr := newUnreadTracker(e.db)
-	act := func(pos int64, thread string, hl bool) storage.PushAction {
-		return storage.PushAction{UserID: "@u:x", RoomID: "!r:x", EventID: "$" + thread + string(rune('a'+pos)), StreamPos: pos,
-			ThreadID: thread, Highlight: hl, Actions: []byte(`["notify"]`)}
+	tr := newTestTracker(e.db)
+	act := func(pos int64, thread string, hl bool) storage.PushNotification {
+		n := unreadNote(pos, hl, "@u:x")
+		n.ThreadID = thread
+		return n
 	}
-	tr.add([]storage.PushAction{act(1, "main", false), act(2, "main", true), act(3, "$t", false), act(4, "main", false)})
+	tr.add([]storage.PushNotification{act(1, "main", false), act(2, "main", true), act(3, "$t", false), act(4, "main", false)})
 	tr.markRead("@u:x", "!r:x", "", 2) // a receipt in the middle
 	want := map[roomThread][2]int{{"!r:x", "main"}: {1, 0}, {"!r:x", "$t"}: {1, 0}}
 	wantTracked(t, tr, want)
 	if err := tr.flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wantTracked(t, newUnreadTracker(e.db), want) // as after a restart
-	tr.markRead("@u:x", "!r:x", "$t", 10)        // a threaded receipt
+	wantTracked(t, newTestTracker(e.db), want) // as after a restart
+	tr.markRead("@u:x", "!r:x", "$t", 10)      // a threaded receipt
 	wantTracked(t, tr, map[roomThread][2]int{{"!r:x", "main"}: {1, 0}})
+	// A notification below a mark (its event landed after the receipt
+	// that passed it) is read, in memory as in the database.
+	tr.add([]storage.PushNotification{act(9, "$t", false), act(5, "main", false)})
+	tr.markRead("@u:x", "!r:x", "", 1) // lower than the mark: no change
+	want = map[roomThread][2]int{{"!r:x", "main"}: {2, 0}}
+	wantTracked(t, tr, want)
+	if err := tr.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantTracked(t, newTestTracker(e.db), want)
+}
+
+// TestUnreadCountsReloadFromTheUsersRooms: after a restart a user's
+// counts are read back from the rooms they are joined and invited to.
+func TestUnreadCountsReloadFromTheUsersRooms(t *testing.T) {
+	e := newPushEnv(t)
+	joined := e.createRoom(e.alice, e.bob)
+	e.membership(joined, e.bob, "join")
+	e.message(joined, e.bob, "one")
+	e.send(joined, e.bob, "m.room.message", nil, map[string]any{"msgtype": "m.text", "body": "two",
+		"m.mentions": map[string]any{"user_ids": []string{e.alice}}})
+	invitedTo := e.createRoom(e.bob, e.alice)
+	if err := e.api.unread.flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[roomThread][2]int{{joined, "main"}: {2, 1}, {invitedTo, "main"}: {1, 0}}
+	wantTrackedFor(t, e.api.unread, e.alice, want)
+	wantTrackedFor(t, newUnreadTracker(e.db, e.api.unreadRooms), e.alice, want)
 }
 
 func wantTracked(t *testing.T, tr *unreadTracker, want map[roomThread][2]int) {
 	t.Helper()
-	got, err := tr.counts(t.Context(), "@u:x")
+	wantTrackedFor(t, tr, "@u:x", want)
+}
+
+func wantTrackedFor(t *testing.T, tr *unreadTracker, userID string, want map[roomThread][2]int) {
+	t.Helper()
+	got, err := tr.counts(t.Context(), userID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != len(want) {
-		t.Fatalf("counts %v, want %v", got, want)
+		t.Fatalf("%s: counts %v, want %v", userID, got, want)
 	}
 	for k, w := range want {
 		if c := got[k]; c.Notify != w[0] || c.Highlight != w[1] {
-			t.Errorf("%v: %+v, want %v", k, c, w)
+			t.Errorf("%s: %v: %+v, want %v", userID, k, c, w)
 		}
 	}
 }
@@ -194,6 +228,32 @@ func TestNotificationsList(t *testing.T) {
 	}
 	e.do("GET", "/_matrix/client/v3/notifications?from=abc", nil, e.aliceToken).want(t, http.StatusBadRequest, "M_INVALID_PARAM")
 	e.do("GET", "/_matrix/client/v3/notifications?only=all", nil, e.aliceToken).want(t, http.StatusBadRequest, "M_INVALID_PARAM")
+}
+
+// TestNotificationsListEveryRoomOfTheUser: the list covers rooms the user
+// is invited to (the invite notified them) and rooms they left.
+func TestNotificationsListEveryRoomOfTheUser(t *testing.T) {
+	e := newPushEnv(t)
+	left := e.createRoom(e.alice, e.bob)
+	e.membership(left, e.bob, "join")
+	e.message(left, e.bob, "before leaving")
+	e.membership(left, e.alice, "leave")
+	invitedTo := e.createRoom(e.bob, e.alice)
+	list := e.do("GET", "/_matrix/client/v3/notifications", nil, e.aliceToken).want(t, http.StatusOK, "")
+	items := list.body["notifications"].([]any)
+	if len(items) != 2 {
+		t.Fatalf("notifications %v", items)
+	}
+	if first := items[0].(map[string]any); first["room_id"] != invitedTo || first["event"].(map[string]any)["type"] != "m.room.member" {
+		t.Errorf("newest: %v", first)
+	}
+	// Her leave, an event she sent, marked it read.
+	if second := items[1].(map[string]any); second["room_id"] != left || second["read"] != true {
+		t.Errorf("in the room left: %v", second)
+	}
+	if _, ok := list.body["next_token"]; ok {
+		t.Errorf("next_token on the last page: %v", list.body["next_token"])
+	}
 }
 
 func TestPushersSetListDelete(t *testing.T) {

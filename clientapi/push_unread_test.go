@@ -9,7 +9,7 @@ import (
 )
 
 // gatedPushStore holds WritePush (after it wrote, if writeFirst) and
-// PushActions until released, so a test can order a load against a flush.
+// UnreadPushActions until released, so a test can order a load against a flush.
 type gatedPushStore struct {
 	storage.PushStore
 	writeFirst   bool
@@ -37,13 +37,13 @@ func (g *gatedPushStore) WritePush(ctx context.Context, writes []storage.PushWri
 	return err
 }
 
-func (g *gatedPushStore) PushActions(ctx context.Context, userID string, before int64, limit int, highlightsOnly bool) ([]storage.PushAction, error) {
+func (g *gatedPushStore) UnreadPushActions(ctx context.Context, userID string, roomIDs []string, scanPerRoom int) (storage.UnreadPush, error) {
 	if g.gateReadOnce {
 		g.gateReadOnce = false
 		g.readEntered <- struct{}{}
 		<-g.readRelease
 	}
-	return g.PushStore.PushActions(ctx, userID, before, limit, highlightsOnly)
+	return g.PushStore.UnreadPushActions(ctx, userID, roomIDs, scanPerRoom)
 }
 
 func newGatedPushStore(inner storage.PushStore) *gatedPushStore {
@@ -51,9 +51,22 @@ func newGatedPushStore(inner storage.PushStore) *gatedPushStore {
 		readEntered: make(chan struct{}), readRelease: make(chan struct{})}
 }
 
-func unreadAct(pos int64, hl bool) storage.PushAction {
-	return storage.PushAction{UserID: "@u:x", RoomID: "!r:x", EventID: "$e" + string(rune('a'+pos)), StreamPos: pos,
-		ThreadID: "main", Highlight: hl, Actions: []byte(`["notify"]`)}
+// newTestTracker is a tracker whose users' rooms are !r:x and !s:x.
+func newTestTracker(store storage.PushStore) *unreadTracker {
+	return newUnreadTracker(store, func(context.Context, string) ([]string, error) { return []string{"!r:x", "!s:x"}, nil })
+}
+
+// unreadNote is the notification of event pos in !r:x's main timeline
+// to users (default @u:x), a highlight for them if hl.
+func unreadNote(pos int64, hl bool, users ...string) storage.PushNotification {
+	if len(users) == 0 {
+		users = []string{"@u:x"}
+	}
+	n := storage.PushNotification{RoomID: "!r:x", EventID: "$e" + string(rune('a'+pos)), StreamPos: pos, ThreadID: "main"}
+	for _, u := range users {
+		n.Recipients = append(n.Recipients, storage.PushRecipient{UserID: u, Highlight: hl, Actions: []byte(`["notify"]`)})
+	}
+	return n
 }
 
 // A first load does not wait for a flush in progress, and counts what the
@@ -66,8 +79,8 @@ func TestUnreadLoadDoesNotWaitForFlush(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newPushEnv(t)
 			g := newGatedPushStore(e.db)
-			tr := newUnreadTracker(g)
-			tr.add([]storage.PushAction{unreadAct(1, false), unreadAct(2, true)})
+			tr := newTestTracker(g)
+			tr.add([]storage.PushNotification{unreadNote(1, false), unreadNote(2, true)})
 			g.gateAdd, g.writeFirst = true, tc.writeFirst
 			flushed := make(chan error, 1)
 			go func() { flushed <- tr.flush(context.Background()) }()
@@ -76,7 +89,7 @@ func TestUnreadLoadDoesNotWaitForFlush(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the flush never wrote")
 			}
-			tr.add([]storage.PushAction{unreadAct(3, false)})
+			tr.add([]storage.PushNotification{unreadNote(3, false)})
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -96,7 +109,7 @@ func TestUnreadLoadDoesNotWaitForFlush(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantTracked(t, tr, map[roomThread][2]int{{"!r:x", "main"}: {3, 1}})
-			wantTracked(t, newUnreadTracker(e.db), map[roomThread][2]int{{"!r:x", "main"}: {3, 1}}) // as after a restart
+			wantTracked(t, newTestTracker(e.db), map[roomThread][2]int{{"!r:x", "main"}: {3, 1}}) // as after a restart
 		})
 	}
 }
@@ -106,8 +119,8 @@ func TestUnreadLoadDoesNotWaitForFlush(t *testing.T) {
 func TestUnreadOperationsDuringLoad(t *testing.T) {
 	e := newPushEnv(t)
 	g := newGatedPushStore(e.db)
-	tr := newUnreadTracker(g)
-	tr.add([]storage.PushAction{unreadAct(1, false), unreadAct(2, false)})
+	tr := newTestTracker(g)
+	tr.add([]storage.PushNotification{unreadNote(1, false), unreadNote(2, false)})
 	if err := tr.flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -121,9 +134,9 @@ func TestUnreadOperationsDuringLoad(t *testing.T) {
 		counted <- c
 	}()
 	<-g.readEntered
-	tr.add([]storage.PushAction{unreadAct(3, true)})
+	tr.add([]storage.PushNotification{unreadNote(3, true)})
 	tr.markRead("@u:x", "!r:x", "", 2) // a receipt for the second message
-	tr.add([]storage.PushAction{unreadAct(4, false)})
+	tr.add([]storage.PushNotification{unreadNote(4, false)})
 	// A second reader of the same user waits for the first load.
 	second := make(chan map[roomThread]storage.UnreadCount, 1)
 	go func() {
@@ -135,5 +148,54 @@ func TestUnreadOperationsDuringLoad(t *testing.T) {
 		if got := c[roomThread{"!r:x", "main"}]; got.Notify != 2 || got.Highlight != 1 {
 			t.Fatalf("counts %+v, want 2 notifications, 1 highlight", got)
 		}
+	}
+}
+
+// A notification of several users is one operation: a user loaded while
+// a flush writes it (and a mark of theirs) counts it once, a user loaded
+// before counts it live, and a user it does not name does not count it.
+func TestUnreadLoadDuringFlushOfSharedNotifications(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		writeFirst bool
+	}{{"flush not yet written", false}, {"flush written, not yet confirmed", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newPushEnv(t)
+			g := newGatedPushStore(e.db)
+			tr := newTestTracker(g)
+			wantTrackedFor(t, tr, "@u:x", map[roomThread][2]int{}) // loaded before
+			tr.add([]storage.PushNotification{unreadNote(1, false, "@u:x", "@v:x"), unreadNote(2, true, "@v:x")})
+			tr.markRead("@v:x", "!r:x", "", 1)
+			tr.add([]storage.PushNotification{unreadNote(3, false, "@w:x", "@v:x", "@u:x")})
+			g.gateAdd, g.writeFirst = true, tc.writeFirst
+			flushed := make(chan error, 1)
+			go func() { flushed <- tr.flush(context.Background()) }()
+			select {
+			case <-g.addEntered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the flush never wrote")
+			}
+			tr.add([]storage.PushNotification{unreadNote(4, false, "@u:x", "@v:x")})
+			wantU := map[roomThread][2]int{{"!r:x", "main"}: {3, 0}}
+			wantV := map[roomThread][2]int{{"!r:x", "main"}: {3, 1}}
+			wantW := map[roomThread][2]int{{"!r:x", "main"}: {1, 0}}
+			wantTrackedFor(t, tr, "@v:x", wantV)
+			wantTrackedFor(t, tr, "@u:x", wantU)
+			close(g.addRelease)
+			if err := <-flushed; err != nil {
+				t.Fatal(err)
+			}
+			g.gateAdd = false
+			if err := tr.flush(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			wantTrackedFor(t, tr, "@v:x", wantV)
+			wantTrackedFor(t, tr, "@w:x", wantW)
+			restarted := newTestTracker(e.db)
+			wantTrackedFor(t, restarted, "@u:x", wantU)
+			wantTrackedFor(t, restarted, "@v:x", wantV)
+			wantTrackedFor(t, restarted, "@w:x", wantW)
+			wantTrackedFor(t, restarted, "@x:x", map[roomThread][2]int{})
+		})
 	}
 }

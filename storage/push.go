@@ -6,7 +6,7 @@ import (
 )
 
 // PushAction is what a user's push rules decided for one event that
-// notifies them: a row of their notification list and unread counts.
+// notifies them: an entry of their notification list and unread counts.
 type PushAction struct {
 	UserID    string
 	RoomID    string
@@ -21,19 +21,50 @@ type PushAction struct {
 	Read      bool
 }
 
-// PushMark marks a user's actions in a room read up to a stream position
-// (see MarkPushActionsRead).
+// PushNotification is one event that notified some users: every user's
+// entry of that event, stored once (a message in a room of n members
+// notifies up to n-1 of them).
+type PushNotification struct {
+	RoomID    string
+	EventID   string
+	StreamPos int64  // the event's stream position
+	ThreadID  string // as in PushAction
+	TS        int64  // when the event was received, in ms
+	// Recipients are the notified users, each once. A user ID must not
+	// hold a tab or a newline (Matrix user IDs cannot), and Actions must
+	// be valid JSON.
+	Recipients []PushRecipient
+}
+
+// PushRecipient is one notified user of a PushNotification.
+type PushRecipient struct {
+	UserID    string
+	Highlight bool
+	Actions   json.RawMessage
+}
+
+// PushMark marks a user's notifications in a room read up to a stream
+// position. A user's event is read if its stream position is at or below
+// their mark for its room with ThreadID "" or for its room and thread;
+// marks only grow.
 type PushMark struct {
 	UserID, RoomID string
 	ThreadID       string // "" = every thread
 	UpTo           int64
 }
 
-// PushWrite is one write of WritePush: an action to add, or a mark.
+// PushWrite is one write of WritePush: a notification to add, or a mark.
 // Exactly one of the two is set.
 type PushWrite struct {
-	Action *PushAction
-	Mark   *PushMark
+	Notification *PushNotification
+	Mark         *PushMark
+}
+
+// UnreadPush is what UnreadPushActions read of one user: their unread
+// actions, and their marks in the rooms asked about.
+type UnreadPush struct {
+	Actions []PushAction
+	Marks   []PushMark
 }
 
 // UnreadCount is a user's unread notifications in one thread of a room.
@@ -43,6 +74,10 @@ type UnreadCount struct {
 	Notify    int
 	Highlight int
 }
+
+// MaxPushRooms bounds the rooms one UnreadPushActions or PushActions call
+// reads; callers pass the rooms that matter most first.
+const MaxPushRooms = 5000
 
 // Pusher is a user's registered push target (POST /pushers/set). Data is
 // the pusher's data object, kept as given.
@@ -59,24 +94,26 @@ type Pusher struct {
 	CreatedTS         int64
 }
 
-// PushStore keeps push actions, unread counts and pushers.
+// PushStore keeps push notifications, read marks and pushers.
 type PushStore interface {
-	// AddPushActions stores actions; one that exists for its (user,
-	// event) already is left as it is.
-	AddPushActions(ctx context.Context, actions []PushAction) error
-	// MarkPushActionsRead marks the user's actions in roomID with a stream
-	// position at or below upTo as read: in thread threadID only, or in
-	// every thread when threadID is "".
-	MarkPushActionsRead(ctx context.Context, userID, roomID, threadID string, upTo int64) error
-	// WritePush applies writes in order, in one transaction: what
-	// AddPushActions and MarkPushActionsRead would do one call each.
+	// WritePush applies writes in order, in one transaction. A
+	// notification whose (room, stream position) is stored already is
+	// left as it is; a mark at or below the user's mark for the same
+	// room and thread changes nothing.
 	WritePush(ctx context.Context, writes []PushWrite) error
-	// UnreadCounts sums the user's unread actions per room and thread.
-	UnreadCounts(ctx context.Context, userID string) ([]UnreadCount, error)
-	// PushActions lists the user's actions, newest first, below the stream
-	// position before (0: from the newest), at most limit of them, only
-	// highlights if highlightsOnly.
-	PushActions(ctx context.Context, userID string, before int64, limit int, highlightsOnly bool) ([]PushAction, error)
+	// UnreadPushActions reads the user's unread actions in roomIDs, each
+	// room's newest first, and the user's marks in those rooms. Of each
+	// room it looks at no more than the newest scanPerRoom notifications
+	// above the user's mark for every thread, so older unread actions of
+	// a room where many events did not notify the user are missed.
+	UnreadPushActions(ctx context.Context, userID string, roomIDs []string, scanPerRoom int) (UnreadPush, error)
+	// PushActions lists the user's actions in roomIDs, newest first, below
+	// the stream position before (0: from the newest), at most limit of
+	// them, only highlights if highlightsOnly, each with its Read flag.
+	// next is the stream position to continue below, 0 when there is no
+	// more. To bound the work of one call it looks at a limited number of
+	// notifications, so it may return fewer than limit with a next.
+	PushActions(ctx context.Context, userID string, roomIDs []string, before int64, limit int, highlightsOnly bool) (actions []PushAction, next int64, err error)
 
 	// SetPusher adds or replaces the pusher (AppID, PushKey) of its user;
 	// with append false, any other user's pusher of the same (AppID,

@@ -18,16 +18,21 @@ type Dialect struct {
 	// migrations one at a time. SQLite needs none: a write transaction
 	// already locks the whole file.
 	migrationLock string
+	// find names the function giving the 1-based position of a substring
+	// in a string (0 if absent): instr(haystack, needle) in SQLite,
+	// strpos(haystack, needle) in PostgreSQL, which has no instr.
+	find string
 }
 
 // SQLite is the dialect of modernc.org/sqlite. Its "?NNN" placeholders keep
 // the numbering of the query text, so "$2 ... $1" binds as written.
-var SQLite = Dialect{Name: "sqlite", placeholderPrefix: '?'}
+var SQLite = Dialect{Name: "sqlite", placeholderPrefix: '?', find: "instr"}
 
 // Postgres is the dialect of PostgreSQL through github.com/lib/pq.
 var Postgres = Dialect{
 	Name:              "postgres",
 	placeholderPrefix: '$',
+	find:              "strpos",
 	// An arbitrary constant naming Warbler's migration lock; it is held
 	// until the migration transaction ends.
 	migrationLock: "SELECT pg_advisory_xact_lock(7262830001)",

@@ -1,9 +1,10 @@
 // Package sqlstore is Warbler's one SQL layer: every query is written here
 // once, with PostgreSQL-style $1 placeholders, and runs on SQLite and
 // PostgreSQL alike. A Dialect value holds the few differences between the
-// two (placeholder syntax, how concurrent migrators are kept apart), and
-// each engine's schema arrives as embedded, numbered migration files that
-// Open applies in order, once each, inside a transaction.
+// two (placeholder syntax, how concurrent migrators are kept apart, the
+// name of the substring search function), and each engine's schema
+// arrives as embedded, numbered migration files that Open applies in
+// order, once each, inside a transaction.
 //
 // A DB has a writer handle and a reader handle. For SQLite the writer is a
 // single connection, so writes queue in Go instead of failing with

@@ -55,8 +55,8 @@ func BenchmarkPersistMessageParallel(b *testing.B) {
 	}
 }
 
-func BenchmarkAddPushActions(b *testing.B) {
+func BenchmarkWritePush(b *testing.B) {
 	for _, e := range engines {
-		b.Run(e.name, func(b *testing.B) { storagetest.BenchmarkAddPushActions(b, e.open(b)) })
+		b.Run(e.name, func(b *testing.B) { storagetest.BenchmarkWritePush(b, e.open(b)) })
 	}
 }

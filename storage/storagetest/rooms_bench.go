@@ -129,20 +129,30 @@ func BenchmarkPersistMessageParallel(b *testing.B, db storage.Database) {
 	})
 }
 
-// BenchmarkAddPushActions measures storing the push actions of one
-// message in a room of 50 local members: 49 rows.
-func BenchmarkAddPushActions(b *testing.B, db storage.Database) {
-	ctx := b.Context()
-	actions := make([]storage.PushAction, 49)
+// BenchmarkWritePush measures storing the push notifications of
+// messages in rooms of 50 local members, each notifying 49 of them: one
+// message per call (a commit each), and 50 messages per call, as a
+// write-behind flush sends them.
+func BenchmarkWritePush(b *testing.B, db storage.Database) {
+	recipients := make([]storage.PushRecipient, 49)
+	for i := range recipients {
+		recipients[i] = storage.PushRecipient{UserID: fmt.Sprintf("@u%02d:x", i),
+			Actions: []byte(`["notify",{"set_tweak":"sound","value":"default"}]`)}
+	}
 	var pos int64
-	for b.Loop() {
-		pos++
-		for i := range actions {
-			actions[i] = storage.PushAction{UserID: fmt.Sprintf("@u%02d:x", i), RoomID: "!r:x", EventID: fmt.Sprintf("$e%d", pos),
-				StreamPos: pos, ThreadID: "main", TS: pos, Actions: []byte(`["notify"]`)}
-		}
-		if err := db.AddPushActions(ctx, actions); err != nil {
-			b.Fatal(err)
-		}
+	for _, perCall := range []int{1, 50} {
+		b.Run(fmt.Sprintf("messages=%d", perCall), func(b *testing.B) {
+			writes := make([]storage.PushWrite, perCall)
+			for b.Loop() {
+				for i := range writes {
+					pos++
+					writes[i].Notification = &storage.PushNotification{RoomID: fmt.Sprintf("!r%d:x", pos%20), EventID: fmt.Sprintf("$e%d", pos),
+						StreamPos: pos, ThreadID: "main", TS: pos, Recipients: recipients}
+				}
+				if err := db.WritePush(b.Context(), writes); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
