@@ -71,7 +71,7 @@ func (l *pushListener) evaluate(ctx context.Context, roomID string, ev roomserve
 	}
 	room := push.Room{MemberCount: len(joined)}
 	l.api.setSenderPower(ctx, roomID, ev.Event.Sender(), &room)
-	eventJSON := string(ev.Event.JSON())
+	event := push.NewEvent(string(ev.Event.JSON())) // read once for all members
 	thread := threadOf(ev.Event.Content())
 	ts := l.api.now().UnixMilli()
 	var out []storage.PushAction
@@ -84,7 +84,7 @@ func (l *pushListener) evaluate(ctx context.Context, roomID string, ev roomserve
 			continue // a user whose rules cannot be read is not notified
 		}
 		room.UserID = userID
-		outcome, matched := push.EvaluateString(rules, eventJSON, room)
+		outcome, matched := push.EvaluateEvent(rules, event, room)
 		if !matched || !outcome.Notify {
 			continue
 		}

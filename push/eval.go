@@ -41,9 +41,48 @@ func Evaluate(rs *Ruleset, event []byte, room Room) (out Outcome, matched bool) 
 	return EvaluateString(rs, string(event), room)
 }
 
-// EvaluateString is Evaluate for event JSON held as a string: callers
-// evaluating one event for many users convert it once.
+// EvaluateString is Evaluate for event JSON held as a string.
 func EvaluateString(rs *Ruleset, event string, room Room) (out Outcome, matched bool) {
+	return EvaluateEvent(rs, NewEvent(event), room)
+}
+
+// Event is one event's JSON and the properties rules have read from it:
+// the rules of every member of a room are evaluated against one event,
+// and they read the same few properties (the default rules about a dozen)
+// for each member. It is not safe for concurrent use.
+type Event struct {
+	json  string
+	props map[string]gjson.Result // by property path as rules write it
+}
+
+// NewEvent wraps an event's JSON (as served to clients) for evaluation.
+func NewEvent(eventJSON string) *Event {
+	return &Event{json: eventJSON, props: map[string]gjson.Result{}}
+}
+
+// property resolves a dot-separated property path (appendix: "\." is a
+// literal dot, "\\" a backslash), once per event.
+func (e *Event) property(path string) (gjson.Result, bool) {
+	if path == "" {
+		return gjson.Result{}, false
+	}
+	v, ok := e.props[path]
+	if !ok {
+		v = gjson.Get(e.json, gjsonPath(path))
+		e.props[path] = v
+	}
+	return v, v.Exists()
+}
+
+// str is the string at a plain path ("content.body"), "" if none.
+func (e *Event) str(path string) gjson.Result {
+	v, _ := e.property(path)
+	return v
+}
+
+// EvaluateEvent is Evaluate for an event wrapped once for many users'
+// rules.
+func EvaluateEvent(rs *Ruleset, event *Event, room Room) (out Outcome, matched bool) {
 	for _, kind := range Kinds {
 		for i := range *rs.List(kind) {
 			r := &(*rs.List(kind))[i]
@@ -55,18 +94,18 @@ func EvaluateString(rs *Ruleset, event string, room Room) (out Outcome, matched 
 	return Outcome{}, false
 }
 
-func ruleMatches(kind string, r *Rule, event string, room Room) bool {
+func ruleMatches(kind string, r *Rule, event *Event, room Room) bool {
 	switch kind {
 	case KindContent:
 		if r.Pattern == nil {
 			return false
 		}
-		body := gjson.Get(event, "content.body")
+		body := event.str("content.body")
 		return body.Type == gjson.String && globMatch(*r.Pattern, body.Str, true)
 	case KindRoom:
-		return gjson.Get(event, "room_id").Str == r.RuleID
+		return event.str("room_id").Str == r.RuleID
 	case KindSender:
-		return gjson.Get(event, "sender").Str == r.RuleID
+		return event.str("sender").Str == r.RuleID
 	}
 	for _, c := range r.Conditions {
 		if !conditionHolds(c, event, room) {
@@ -77,17 +116,17 @@ func ruleMatches(kind string, r *Rule, event string, room Room) bool {
 }
 
 // conditionHolds evaluates one condition; unknown kinds never hold.
-func conditionHolds(c Condition, event string, room Room) bool {
+func conditionHolds(c Condition, event *Event, room Room) bool {
 	switch c.Kind {
 	case "event_match":
-		v, ok := property(event, c.Key)
+		v, ok := event.property(c.Key)
 		return ok && c.Pattern != nil && v.Type == gjson.String &&
 			globMatch(*c.Pattern, v.Str, c.Key == "content.body")
 	case "event_property_is":
-		v, ok := property(event, c.Key)
+		v, ok := event.property(c.Key)
 		return ok && scalarEqual(v, c.Value)
 	case "event_property_contains":
-		v, ok := property(event, c.Key)
+		v, ok := event.property(c.Key)
 		if !ok || !v.IsArray() {
 			return false
 		}
@@ -98,7 +137,7 @@ func conditionHolds(c Condition, event string, room Room) bool {
 		}
 		return false
 	case "contains_display_name":
-		body := gjson.Get(event, "content.body")
+		body := event.str("content.body")
 		return room.DisplayName != "" && body.Type == gjson.String && globMatch(room.DisplayName, body.Str, true)
 	case "room_member_count":
 		return memberCountMatches(c.Is, room.MemberCount)
@@ -106,16 +145,6 @@ func conditionHolds(c Condition, event string, room Room) bool {
 		return room.NotificationPower != nil && room.SenderPower >= room.NotificationPower(c.Key)
 	}
 	return false
-}
-
-// property resolves a dot-separated property path (appendix: "\." is a
-// literal dot, "\\" a backslash) in event.
-func property(event string, path string) (gjson.Result, bool) {
-	if path == "" {
-		return gjson.Result{}, false
-	}
-	v := gjson.Get(event, gjsonPath(path))
-	return v, v.Exists()
 }
 
 // gjsonPaths caches property paths translated for gjson: rules are

@@ -132,7 +132,7 @@ func TestConditions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := conditionHolds(c.c, string(ev), group(5, 0)); got != c.want {
+			if got := conditionHolds(c.c, NewEvent(string(ev)), group(5, 0)); got != c.want {
 				t.Errorf("got %v", got)
 			}
 		})
