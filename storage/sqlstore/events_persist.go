@@ -80,8 +80,10 @@ type persister struct {
 	positioned []recentEvent
 	relatedTo  []string
 	// memberUsers are the users whose memberships this write changes,
-	// marked in the room-list cache until it ends (user_cache.go).
-	memberUsers []string
+	// marked in the room-list cache until it ends (user_cache.go), and
+	// serversWritten says the room's joined servers are marked likewise.
+	memberUsers    []string
+	serversWritten bool
 }
 
 func (db *DB) newPersister(rs *roomsState, tx *sql.Tx, roomID string) *persister {
@@ -145,6 +147,9 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 	})
 	if p != nil {
 		db.users.rooms.endWrite(p.memberUsers...)
+		if p.serversWritten {
+			db.users.joinedServers.endWrite(roomID)
+		}
 		db.finishStream(p.taken, err == nil)
 	}
 	if err != nil {

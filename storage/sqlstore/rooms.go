@@ -138,12 +138,25 @@ func (db *DB) RoomsByMembership(ctx context.Context, userID string) (map[string]
 
 // JoinedServers implements storage.RoomStore.
 func (db *DB) JoinedServers(ctx context.Context, roomID string) ([]string, error) {
+	if servers, ok := db.users.joinedServers.get(roomID); ok {
+		return slices.Clone(servers), nil
+	}
+	epoch := db.users.joinedServers.begin()
 	room, err := db.roomNIDOf(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	return db.queryStrings(ctx, `SELECT server_name FROM room_joined_servers
+	servers, err := db.queryStrings(ctx, `SELECT server_name FROM room_joined_servers
 		WHERE room_nid = $1 AND joined_count > 0`, room)
+	if err != nil {
+		return nil, err
+	}
+	weight := len(roomID) + cacheEntryOverhead
+	for _, s := range servers {
+		weight += len(s) + 16
+	}
+	db.users.joinedServers.put(epoch, roomID, slices.Clone(servers), weight)
+	return servers, nil
 }
 
 // qUserJoinedServers joins the user's joined rooms to their joined

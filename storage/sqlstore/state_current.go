@@ -163,6 +163,10 @@ func (p *persister) writeMemberships(ctx context.Context, changes []stateChange)
 	}
 	p.db.users.rooms.startWrite(changed...)
 	p.memberUsers = append(p.memberUsers, changed...)
+	if !p.serversWritten { // the room's joined servers may change too
+		p.db.users.joinedServers.startWrite(p.roomID)
+		p.serversWritten = true
+	}
 	old, err := p.oldMemberships(ctx, users)
 	if err != nil {
 		return err

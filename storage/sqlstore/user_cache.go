@@ -51,6 +51,10 @@ type userCaches struct {
 	remoteInvites *userCache[string, cachedRemoteInvites]
 	oneTimeKeys   *userCache[deviceKey, map[string]int]
 	fallbackKeys  *userCache[deviceKey, []string]
+	// joinedServers is JoinedServers by room: the federation sender asks
+	// it for every batch of events it queues. Written, like the rooms
+	// lists, only where memberships change (state_current.go).
+	joinedServers *userCache[string, []string]
 }
 
 // Each cache is bounded by an estimate of the bytes it holds: a user in
@@ -62,6 +66,7 @@ const (
 	accountDataCacheBytes   = 8 << 20
 	remoteInvitesCacheBytes = 1 << 20
 	deviceKeysCacheBytes    = 4 << 20 // each: ~16,000 devices
+	joinedServersCacheBytes = 2 << 20 // ~10,000 rooms of a few servers
 	// cacheEntryOverhead is what an entry costs beside its key and value
 	// (the list element, map slot, item and headers).
 	cacheEntryOverhead = 160
@@ -77,6 +82,7 @@ func newUserCaches() *userCaches {
 		remoteInvites: newUserCache[string, cachedRemoteInvites](remoteInvitesCacheBytes),
 		oneTimeKeys:   newUserCache[deviceKey, map[string]int](deviceKeysCacheBytes),
 		fallbackKeys:  newUserCache[deviceKey, []string](deviceKeysCacheBytes),
+		joinedServers: newUserCache[string, []string](joinedServersCacheBytes),
 	}
 }
 

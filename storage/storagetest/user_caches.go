@@ -45,14 +45,28 @@ func testCachedRoomsByMembership(t *testing.T, open Opener) {
 		}
 	}
 	r := newTestRoom(t, db, "cm", alice)
+	// The room's joined servers change where memberships do, and are
+	// read twice each time too (a store may cache them).
+	servers := func(what string, want ...string) {
+		t.Helper()
+		for i := range 2 {
+			got, err := db.JoinedServers(ctx, r.id)
+			wantStrings(t, fmt.Sprintf("%s: JoinedServers, read %d", what, i+1), got, err, want...)
+			if len(got) > 0 {
+				got[0] = "changed.example" // a caller's copy
+			}
+		}
+	}
 	want("no room yet", alice, roomsByMembership{})
 	r.member(alice, "join")
 	want("alice joined", alice, roomsByMembership{"join": {r.id}})
+	servers("alice joined", "example.org")
 	want("bob in no room", bob, roomsByMembership{})
 	r.member(bob, "invite")
 	want("bob invited", bob, roomsByMembership{"invite": {r.id}})
 	r.member(bob, "join")
 	want("bob joined", bob, roomsByMembership{"join": {r.id}})
+	servers("bob joined", "b.example", "example.org")
 
 	got, err := db.RoomsByMembership(ctx, bob)
 	noErr(t, "RoomsByMembership", err)
@@ -84,11 +98,14 @@ func testCachedRoomsByMembership(t *testing.T, open Opener) {
 	beforeLeave := r.snapshot
 	r.member(bob, "leave")
 	want("bob left", bob, roomsByMembership{"join": {r2.id}, "leave": {r.id}})
+	servers("bob left", "example.org")
 	r.persist(nil, storage.RoomUpdate{SetCurrentState: &storage.StateRef{Base: beforeLeave}})
 	want("reset to before the leave", bob, roomsByMembership{"join": {r2.id, r.id}})
+	servers("reset to before the leave", "b.example", "example.org")
 	r.persist(nil, storage.RoomUpdate{SetCurrentState: &storage.StateRef{Base: r.snapshot,
 		Changes: []storage.StateEntry{{Type: "m.room.member", StateKey: bob}}}})
 	want("reset dropping bob", bob, roomsByMembership{"join": {r2.id}})
+	servers("reset dropping bob", "example.org")
 
 	// A member event stored as an outlier (the room state of a federated
 	// join) changes nothing until the current state names it.
