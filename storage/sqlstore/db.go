@@ -90,7 +90,7 @@ func (db *DB) open(ctx context.Context, migrations fs.FS) error {
 	if err != nil {
 		return err
 	}
-	db.recent = newRecentEvents(end)
+	db.recent = newRecentEvents(end, db.stream != nil)
 	return db.prepareHot(ctx)
 }
 

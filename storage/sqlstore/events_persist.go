@@ -145,6 +145,13 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 		positions, err = p.persist(ctx, batch, update)
 		return err
 	})
+	// The rings take the events before their positions become visible
+	// (on PostgreSQL at finishStream; see recent.go).
+	if err == nil {
+		db.recent.end(roomID, began, p.positioned, p.relatedTo)
+	} else {
+		db.recent.end(roomID, began, nil, nil)
+	}
 	if p != nil {
 		db.users.rooms.endWrite(p.memberUsers...)
 		if p.serversWritten {
@@ -153,10 +160,8 @@ func (db *DB) PersistEvents(ctx context.Context, roomID string, batch []storage.
 		db.finishStream(p.taken, err == nil)
 	}
 	if err != nil {
-		db.recent.end(roomID, began, nil, nil)
 		return nil, err
 	}
-	db.recent.end(roomID, began, p.positioned, p.relatedTo)
 	p.commitCaches()
 	return positions, nil
 }

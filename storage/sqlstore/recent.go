@@ -19,10 +19,14 @@ import (
 // and a room without a ring has no event above floor. A read for (since,
 // upTo] is served only if since is at or above that mark; else it goes to
 // the database. Only PersistEvents gives events stream positions, and it
-// brackets its transaction with begin and end: while a persist of a room
-// is between the two, the room is not served from memory, so a reader
-// that saw the new position (after the commit) cannot miss an event not
-// yet appended. Backfilled events (negative positions) and outliers never
+// brackets its transaction with begin and end. On SQLite a position is
+// visible once committed, before end appends its event: while a persist
+// of a room is between the two, the room is not served from memory, so a
+// reader that saw the new position cannot miss an event not yet
+// appended. On PostgreSQL positions become visible only after end (the
+// stream tracker's finish, stream.go), so readers need not wait for
+// rooms being written (visibleAfterEnd): with persists taking
+// milliseconds there, a busy room was being written for much of the time. Backfilled events (negative positions) and outliers never
 // reach /sync and are not kept.
 //
 // The events' JSON is immutable but for redaction: MarkRedacted calls
@@ -49,6 +53,9 @@ type recentEvents struct {
 	// evicted or emptied.
 	floor int64
 	high  int64 // the highest position appended
+	// visibleAfterEnd: positions become visible to readers only after
+	// end appended their events (PostgreSQL's stream tracker).
+	visibleAfterEnd bool
 }
 
 type roomRing struct {
@@ -75,8 +82,9 @@ const (
 	recentBytes   = 8 << 20
 )
 
-func newRecentEvents(floor int64) *recentEvents {
-	return &recentEvents{rooms: map[string]*roomRing{}, order: list.New(), floor: floor, high: floor}
+func newRecentEvents(floor int64, visibleAfterEnd bool) *recentEvents {
+	return &recentEvents{rooms: map[string]*roomRing{}, order: list.New(), floor: floor, high: floor,
+		visibleAfterEnd: visibleAfterEnd}
 }
 
 // ring returns roomID's ring, creating an empty one complete from floor.
@@ -212,7 +220,7 @@ func (r *recentEvents) timeline(roomID string, since, upTo int64, limit int) (ev
 	if rg == nil {
 		return nil, since >= r.floor
 	}
-	if rg.writing > 0 || since < rg.complete {
+	if rg.writing > 0 && !r.visibleAfterEnd || since < rg.complete {
 		return nil, false
 	}
 	r.order.MoveToFront(rg.elem)

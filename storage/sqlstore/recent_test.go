@@ -22,7 +22,7 @@ func persistOnce(r *recentEvents, room string, events ...recentEvent) {
 // only when it holds every event after the range's start, and never for a
 // room with a persist between begin and end.
 func TestRecentEventsAnswersOnlyWhatItKnowsWhole(t *testing.T) {
-	r := newRecentEvents(10)
+	r := newRecentEvents(10, false)
 	if evs, ok := r.timeline("!new", 10, 20, 5); !ok || len(evs) != 0 {
 		t.Errorf("a room never written since the floor: %v %v, want empty and known", evs, ok)
 	}
@@ -59,7 +59,7 @@ func TestRecentEventsAnswersOnlyWhatItKnowsWhole(t *testing.T) {
 // TestRecentEventsEvictionRaisesTheFloor: once a room's events are
 // evicted, memory no longer claims to know it before their end.
 func TestRecentEventsEvictionRaisesTheFloor(t *testing.T) {
-	r := newRecentEvents(0)
+	r := newRecentEvents(0, false)
 	big := recentBytes / 4
 	for i, room := range []string{"!a", "!b", "!c", "!d", "!e"} {
 		persistOnce(r, room, keptEvent(room, int64(i+1), big))
@@ -85,7 +85,7 @@ func TestRecentEventsEvictionRaisesTheFloor(t *testing.T) {
 // TestRecentEventsForgetsAllOnRedaction: a redaction may change any kept
 // event, so nothing before it is answered from memory afterwards.
 func TestRecentEventsForgetsAllOnRedaction(t *testing.T) {
-	r := newRecentEvents(0)
+	r := newRecentEvents(0, false)
 	persistOnce(r, "!a", keptEvent("!a", 1, 1), keptEvent("!a", 2, 1))
 	r.redacted()
 	if _, ok := r.timeline("!a", 0, 10, 5); ok {
@@ -101,7 +101,7 @@ func TestRecentEventsForgetsAllOnRedaction(t *testing.T) {
 // the room overlapped (their relations and events may not have seen each
 // other) or when it is not kept.
 func TestRecentEventsKnowsRelationFreeEvents(t *testing.T) {
-	r := newRecentEvents(0)
+	r := newRecentEvents(0, false)
 	related := keptEvent("!a", 2, 1)
 	related.relationFree = false // a stored relation pointed at it
 	persistOnce(r, "!a", keptEvent("!a", 1, 1), related, keptEvent("!a", 3, 1))
@@ -124,5 +124,19 @@ func TestRecentEventsKnowsRelationFreeEvents(t *testing.T) {
 	r.end("!a", second, []recentEvent{keptEvent("!a", 6, 1)}, nil)
 	if r.relationFree("!a", "$5") || r.relationFree("!a", "$6") {
 		t.Error("events of overlapping persists were marked relation-free")
+	}
+}
+
+// TestRecentEventsServesRoomsBeingWrittenWhenVisibilityFollowsEnd: where
+// positions become visible only after end (PostgreSQL), a room being
+// written is still answered from memory; its new events are not there
+// yet, and neither is their position visible.
+func TestRecentEventsServesRoomsBeingWrittenWhenVisibilityFollowsEnd(t *testing.T) {
+	r := newRecentEvents(0, true)
+	persistOnce(r, "!a", keptEvent("!a", 1, 1))
+	r.begin("!a")
+	evs, ok := r.timeline("!a", 0, 1, 5)
+	if !ok || len(evs) != 1 {
+		t.Errorf("room being written: %v %v, want the kept event", evs, ok)
 	}
 }
