@@ -48,23 +48,29 @@ func main() {
 	specDir := flag.String("spec", "../../shared/matrix-spec-v1.19/data/api/client-server", "the spec's data/api/client-server folder")
 	out := flag.String("out", "spec_endpoints_test.go", "the file to write")
 	flag.Parse()
-	files, err := filepath.Glob(filepath.Join(*specDir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		log.Fatalf("no OpenAPI files in %s: %v", *specDir, err)
-	}
-	ops := map[string]*operation{}
-	for _, f := range files {
-		if err := readFile(f, ops); err != nil {
-			log.Fatalf("%s: %v", f, err)
-		}
-	}
-	src, err := format.Source(render(ops))
+	src, err := generate(*specDir)
 	if err != nil {
 		log.Fatal(err)
 	}
 	if err := os.WriteFile(*out, src, 0o644); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// generate reads the OpenAPI files of specDir and returns the table's
+// source, gofmt-ed.
+func generate(specDir string) ([]byte, error) {
+	files, err := filepath.Glob(filepath.Join(specDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no OpenAPI files in %s: %v", specDir, err)
+	}
+	ops := map[string]*operation{}
+	for _, f := range files {
+		if err := readFile(f, ops); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	return format.Source(render(ops))
 }
 
 // get reads key from a YAML mapping, which decodes as map[string]any or,
