@@ -3,6 +3,7 @@ package sytest
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -135,6 +136,15 @@ type errorCase struct {
 	accept []string // the answers accepted: "403 M_FORBIDDEN", "401" (no errcode), "404 *" (any)
 	why    string   // what the request does wrong
 	call   func() harness.Response
+	// bodyKey, when set, is a field the error body must have besides
+	// errcode: a UIA challenge's flows, a wrong backup version's
+	// current_version.
+	bodyKey string
+}
+
+// sweepCase is an errorCase without a bodyKey.
+func sweepCase(op string, status int, accept []string, why string, call func() harness.Response) errorCase {
+	return errorCase{op: op, status: status, accept: accept, why: why, call: call}
 }
 
 // answers lists "status errcode" for each errcode (none: the bare status).
@@ -325,18 +335,18 @@ func genericCases(f *sweepFixture) []errorCase {
 			declared[e.status] = true
 		}
 		if ep.needsToken {
-			cases = append(cases, errorCase{op, 401, answers(401, "M_MISSING_TOKEN"), "no access token", func() harness.Response {
+			cases = append(cases, sweepCase(op, 401, answers(401, "M_MISSING_TOKEN"), "no access token", func() harness.Response {
 				return f.s.Do(ep.method, f.alice.fill(op, nil), sweepBody(op, f.bob.id), "")
-			}}, errorCase{op, 401, answers(401, "M_UNKNOWN_TOKEN"), "an access token the server never issued", func() harness.Response {
+			}), sweepCase(op, 401, answers(401, "M_UNKNOWN_TOKEN"), "an access token the server never issued", func() harness.Response {
 				return f.s.Do(ep.method, f.alice.fill(op, nil), sweepBody(op, f.bob.id), "sweep-wrong-token")
-			}}, errorCase{op, 401, answers(401, "M_UNKNOWN_TOKEN"), "an unknown access token in the query string (accessTokenQuery)", func() harness.Response {
+			}), sweepCase(op, 401, answers(401, "M_UNKNOWN_TOKEN"), "an unknown access token in the query string (accessTokenQuery)", func() harness.Response {
 				path := f.alice.fill(op, nil)
 				sep := "?"
 				if strings.Contains(path, "?") {
 					sep = "&"
 				}
 				return f.s.Do(ep.method, path+sep+"access_token=sweep-wrong-token", sweepBody(op, f.bob.id), "")
-			}})
+			}))
 		}
 		// Application services' own operations answer a user's token
 		// with 403 before reading a body; they are swept below.
@@ -360,16 +370,16 @@ func genericCases(f *sweepFixture) []errorCase {
 			if !strings.Contains(ep.path, "/admin/") {
 				other = nil
 			}
-			cases = append(cases, errorCase{op, 400, notJSON, "a body that is not JSON", func() harness.Response {
+			cases = append(cases, sweepCase(op, 400, notJSON, "a body that is not JSON", func() harness.Response {
 				return f.jason.call(op, other, []byte(`{"sweep":`))
-			}}, errorCase{op, 400, answers(400, "M_BAD_JSON", "M_NOT_JSON"), "a JSON array where an object belongs", func() harness.Response {
+			}), sweepCase(op, 400, answers(400, "M_BAD_JSON", "M_NOT_JSON"), "a JSON array where an object belongs", func() harness.Response {
 				return f.jason.call(op, other, []byte(`[]`))
-			}})
+			}))
 		}
 		if declared[403] && roomScoped(ep.path) {
-			cases = append(cases, errorCase{op, 403, answers(403, "M_FORBIDDEN"), "a user never in the private room", func() harness.Response {
+			cases = append(cases, sweepCase(op, 403, answers(403, "M_FORBIDDEN"), "a user never in the private room", func() harness.Response {
 				return f.stranger.call(op, nil, sweepBody(op, f.bob.id))
-			}})
+			}))
 		}
 		if declared[404] && roomScoped(ep.path) {
 			accept := answers(404, "M_NOT_FOUND")
@@ -383,9 +393,9 @@ func genericCases(f *sweepFixture) []errorCase {
 				// triggered below by a time before any event.
 				accept = append(accept, answers(403, "M_FORBIDDEN")...)
 			}
-			cases = append(cases, errorCase{op, 404, accept, "a room the server does not know", func() harness.Response {
+			cases = append(cases, sweepCase(op, 404, accept, "a room the server does not know", func() harness.Response {
 				return f.alice.call(op, map[string]string{"{roomId}": unknownRoom, "{roomIdOrAlias}": unknownRoom}, sweepBody(op, f.bob.id))
-			}})
+			}))
 		}
 		if declared[403] && powerGated(ep) {
 			// bob, at power 0, against alice at 100, in a room where
@@ -394,9 +404,9 @@ func genericCases(f *sweepFixture) []errorCase {
 			if strings.HasSuffix(ep.path, "/invite") {
 				target = f.stranger.id
 			}
-			cases = append(cases, errorCase{op, 403, answers(403, "M_FORBIDDEN"), "a member without the power level", func() harness.Response {
+			cases = append(cases, sweepCase(op, 403, answers(403, "M_FORBIDDEN"), "a member without the power level", func() harness.Response {
 				return f.bob.call(op, map[string]string{"{eventType}": "m.room.name", "{stateKey}": ""}, sweepBody(op, target))
-			}})
+			}))
 		}
 	}
 	return cases
@@ -412,9 +422,14 @@ func specificCases(f *sweepFixture) []errorCase {
 	v1, v3 := "/_matrix/client/v1", "/_matrix/client/v3"
 	var cases []errorCase
 	add := func(op string, status int, accept []string, why string, call func() harness.Response) {
-		cases = append(cases, errorCase{op, status, accept, why, call})
+		cases = append(cases, sweepCase(op, status, accept, why, call))
 	}
-	uiaChallenge := answers(401) // a UIA challenge carries flows, no errcode
+	// A UIA challenge is a 401 with flows and, before any stage failed, no
+	// errcode.
+	uiaChallenge := answers(401)
+	addChallenge := func(op string, call func() harness.Response) {
+		cases = append(cases, errorCase{op: op, status: 401, accept: uiaChallenge, why: "no user-interactive authentication", call: call, bodyKey: "flows"})
+	}
 
 	for _, admin := range []string{"lock", "suspend"} {
 		field := map[string]string{"lock": "locked", "suspend": "suspended"}[admin]
@@ -453,11 +468,11 @@ func specificCases(f *sweepFixture) []errorCase {
 		case strings.HasSuffix(op, "/delete_devices"):
 			body["devices"] = []string{"SWEEPNONE"}
 		}
-		add(op, 401, uiaChallenge, "no user-interactive authentication", func() harness.Response {
+		addChallenge(op, func() harness.Response {
 			return alice.call(op, nil, body)
 		})
 	}
-	add("POST "+v3+"/register", 401, uiaChallenge, "no user-interactive authentication", func() harness.Response {
+	addChallenge("POST "+v3+"/register", func() harness.Response {
 		return s.Do("POST", v3+"/register", map[string]any{"username": "sweep-new", "password": "sweep-password"}, "")
 	})
 	add("POST "+v3+"/register", 400, answers(400, "M_USER_IN_USE"), "a taken username", func() harness.Response {
@@ -655,9 +670,9 @@ func specificCases(f *sweepFixture) []errorCase {
 			})
 		}
 		op := "PUT " + v3 + path
-		add(op, 403, answers(403, "M_WRONG_ROOM_KEYS_VERSION"), "a backup version that is not the current one", func() harness.Response {
+		cases = append(cases, errorCase{op: op, status: 403, accept: answers(403, "M_WRONG_ROOM_KEYS_VERSION"), why: "a backup version that is not the current one", call: func() harness.Response {
 			return jason.call(op+"?version="+f.oldBackup, nil, body)
-		})
+		}, bodyKey: "current_version"})
 	}
 	for _, op := range []string{
 		"GET " + v3 + "/thirdparty/protocol/{protocol}", "GET " + v3 + "/thirdparty/location/{protocol}",
@@ -826,6 +841,11 @@ func TestSpecErrorResponses(t *testing.T) {
 			triggered[pair] = true
 			if !slices.Contains(c.accept, answer(resp)) && !slices.Contains(c.accept, fmt.Sprintf("%d *", resp.Status)) {
 				t.Errorf("%s with %s: %d %s, want %s", c.op, c.why, resp.Status, resp.Body, strings.Join(c.accept, " or "))
+			} else if c.bodyKey != "" {
+				var body map[string]any
+				if json.Unmarshal(resp.Body, &body) != nil || body[c.bodyKey] == nil {
+					t.Errorf("%s with %s: %s has no %s", c.op, c.why, resp.Body, c.bodyKey)
+				}
 			}
 		}
 		checkSweepBookkeeping(t, declared, triggered)
