@@ -7,4 +7,9 @@
 // Tests here must not import Warbler's internal packages to reach into a
 // running server: only the harness, mxcore's pure functions (to check
 // signatures) and real client libraries.
+//
+// The spec's client-server endpoints, with the 4xx responses each operation
+// declares, are a table generated from the Matrix specification's OpenAPI
+// files by ./specgen (go generate); TestEverySpecEndpointIsServed and
+// TestSpecErrorResponses walk it.
 package sytest

@@ -24,10 +24,20 @@ var optionalEndpoints = map[string]string{
 
 var pathParameter = regexp.MustCompile(`\{[^}]+\}`)
 
+//go:generate go run ./specgen -spec ../../shared/matrix-spec-v1.19/data/api/client-server -out spec_endpoints_test.go
+
 // specEndpoint is one method and path of the spec's client-server API.
 type specEndpoint struct {
 	method, path string
-	needsToken   bool // the spec's security names only access tokens
+	needsToken   bool        // the spec's security names only access tokens
+	jsonBody     bool        // the request body is a JSON document
+	errors       []specError // the 4xx responses the operation declares
+}
+
+// specError is one error response an operation of the spec declares.
+type specError struct {
+	status   int
+	errcodes []string // those the spec names for it; none when it names none
 }
 
 // TestEverySpecEndpointIsServed: /versions advertises spec versions up to
