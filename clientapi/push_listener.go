@@ -13,12 +13,13 @@ import (
 
 // pushListener runs the push rules of a room's local members over each
 // new event (push module, "Server behaviour") and records the notifying
-// ones as unread. It is registered before the sync notifier, so a /sync
-// woken by an event already sees the counts it changed.
+// ones as unread. It is registered after the sync notifier, and a woken
+// /sync waits for it before reading counts (push_pending.go).
 type pushListener struct {
-	api    *API
-	rules  *pushRuleCache
-	unread *unreadTracker
+	api     *API
+	rules   *pushRuleCache
+	unread  *unreadTracker
+	pending *pendingPush // ended here for each batch pushMarker counted
 	// deliver sends notifications to push gateways; nil sends none.
 	deliver *pushDeliverer
 }
@@ -30,12 +31,18 @@ const pushEvalTimeout = 5 * time.Second
 
 // OnNewEvents implements roomserver.Listener.
 func (l *pushListener) OnNewEvents(roomID string, events []roomserver.PersistedEvent) {
+	for _, ev := range events {
+		if evaluated(ev) {
+			defer l.pending.end(roomID) // after the counts are updated
+			break
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), pushEvalTimeout)
 	defer cancel()
 	var notes []storage.PushNotification
 	var jobs []pushJob
 	for _, ev := range events {
-		if ev.Existed || ev.Stream <= 0 || ev.Rejected != "" || ev.SoftFailed || ev.Kind != roomserver.KindLive {
+		if !evaluated(ev) {
 			continue
 		}
 		evActions := l.evaluate(ctx, roomID, ev)

@@ -13,14 +13,15 @@ import (
 type pushState struct {
 	pushRules *pushRuleCache
 	unread    *unreadTracker
+	pending   *pendingPush   // batches whose evaluation has not ended (push_pending.go)
 	deliver   *pushDeliverer // nil without a PushSender
 	stopPush  context.CancelFunc
 	pushDone  chan struct{}
 }
 
 // startPush creates the push rule cache and unread tracker and registers
-// the push listener. It must run before the sync server registers its
-// notifier, so counts are updated before long-polls wake.
+// the marker of pending evaluations. It must run before the sync server
+// registers its notifier, and listenPush after (push_pending.go).
 func (a *API) startPush() {
 	if a.Rooms == nil {
 		slog.Debug("clientapi: push rules are off: no roomserver")
@@ -51,7 +52,16 @@ func (a *API) startPush() {
 		wg.Wait()
 		close(a.pushDone)
 	}()
-	a.Rooms.AddListener(&pushListener{api: a, rules: a.pushRules, unread: a.unread, deliver: a.deliver})
+	a.pending = newPendingPush()
+	a.Rooms.AddListener(pushMarker{a.pending})
+}
+
+// listenPush registers the push listener, after the notifier.
+func (a *API) listenPush() {
+	if a.unread == nil {
+		return
+	}
+	a.Rooms.AddListener(&pushListener{api: a, rules: a.pushRules, unread: a.unread, pending: a.pending, deliver: a.deliver})
 }
 
 // unreadRooms are the rooms whose unread notifications count for a

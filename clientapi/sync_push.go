@@ -1,6 +1,9 @@
 package clientapi
 
-import "context"
+import (
+	"context"
+	"maps"
+)
 
 // addUnreadCounts puts each joined room's unread notification counts in
 // the response (sync.yaml unread_notifications, and, when the timeline
@@ -11,6 +14,8 @@ func (v *syncView) addUnreadCounts(ctx context.Context, resp *syncResponse) erro
 	if tracker == nil || len(resp.Rooms.Join) == 0 {
 		return nil
 	}
+	// The events of this response may still be under evaluation.
+	v.s.api.pending.wait(ctx, maps.Keys(resp.Rooms.Join))
 	counts, err := tracker.counts(ctx, v.req.userID)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ func (a *API) mountSync(r chi.Router) {
 	r.Post("/user/{userId}/filter", a.handle(f.post))
 	r.Get("/user/{userId}/filter/{filterId}", a.handle(f.get))
 	s := newSyncServer(a, store, f)
+	a.listenPush()
 	a.syncs = s
 	r.Get("/sync", a.handle(s.sync))
 	// The legacy event stream and snapshots (legacy_*.go). Guests may
