@@ -11,6 +11,13 @@
 // SQLITE_BUSY, and the reader is a pool of read-only connections that WAL
 // lets run beside it; for PostgreSQL both are the same pool.
 //
+// A DB keeps in-process caches of what every /sync and send reads (events
+// by ID, each room's newest events, users' rooms, account data, key
+// counts, joined servers), each invalidated by this package's own writes
+// (event_cache.go, recent.go, user_cache.go). They assume that one process
+// writes the database, as the events stream tracker does (stream.go):
+// several writing processes would need invalidation messages between them.
+//
 // Only the engine packages (storage/sqlite, storage/postgres) should call
 // Open; everything else goes through the storage interfaces. This package
 // must not import a database driver, open files or read configuration: its
