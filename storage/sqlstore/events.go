@@ -63,15 +63,7 @@ func (db *DB) Events(ctx context.Context, eventIDs []string) ([]storage.StoredEv
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]storage.StoredEvent, len(eventIDs))
-	var missing []string
-	for _, id := range eventIDs {
-		if e, ok := db.events.get(id); ok {
-			byID[id] = e
-		} else {
-			missing = append(missing, id)
-		}
-	}
+	byID, missing := fromCache(eventIDs, db.events.get)
 	epoch := db.events.begin()
 	if len(missing) == 1 {
 		e, err := scanEvent(rs.stmts.readEvent.QueryRowContext(ctx, missing[0]))
@@ -342,18 +334,25 @@ func (db *DB) roomNID(ctx context.Context, rs *roomsState, roomID string) (int64
 	return nid, nil
 }
 
+// fromCache splits keys into the values get finds, by key, and the keys
+// it does not.
+func fromCache[V any](keys []string, get func(string) (V, bool)) (map[string]V, []string) {
+	found := make(map[string]V, len(keys))
+	var missing []string
+	for _, k := range keys {
+		if v, ok := get(k); ok {
+			found[k] = v
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	return found, missing
+}
+
 // roomNIDs resolves room IDs through the cache and then the reader;
 // unknown rooms are absent from the result.
 func (db *DB) roomNIDs(ctx context.Context, rs *roomsState, roomIDs []string) (map[string]int64, error) {
-	out := make(map[string]int64, len(roomIDs))
-	var missing []string
-	for _, id := range roomIDs {
-		if nid, ok := rs.roomNIDs.Get(id); ok {
-			out[id] = nid
-		} else {
-			missing = append(missing, id)
-		}
-	}
+	out, missing := fromCache(roomIDs, rs.roomNIDs.Get)
 	err := forChunks(missing, func(chunk []string) error {
 		cond, args := db.inStrings("room_id", 1, chunk)
 		rows, err := db.reader.QueryContext(ctx, db.q(`SELECT room_id, room_nid FROM rooms WHERE `+cond), args...)
