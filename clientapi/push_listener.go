@@ -2,7 +2,7 @@ package clientapi
 
 import (
 	"context"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -81,7 +81,11 @@ func (l *pushListener) evaluate(ctx context.Context, roomID string, ev roomserve
 	event := push.NewEvent(string(ev.Event.JSON())) // read once for all members
 	thread := threadOf(ev.Event.Content())
 	ts := l.api.now().UnixMilli()
-	var out []storage.PushAction
+	out := make([]storage.PushAction, 0, len(targets))
+	// Members with the same rules get the same actions: one copy serves
+	// them all (this runs for every member of the room, for each event).
+	shared := map[string][]byte{}
+	var buf [256]byte
 	for _, userID := range targets {
 		if userID == ev.Event.Sender() || !l.api.isLocalUser(userID) {
 			continue
@@ -98,7 +102,7 @@ func (l *pushListener) evaluate(ctx context.Context, roomID string, ev roomserve
 		out = append(out, storage.PushAction{
 			UserID: userID, RoomID: roomID, EventID: ev.Event.EventID(), StreamPos: ev.Stream,
 			ThreadID: thread, TS: ts, Highlight: outcome.Highlight,
-			Actions: actionsJSON(outcome),
+			Actions: sharedActions(shared, appendActions(buf[:0], outcome)),
 		})
 	}
 	return out
@@ -156,16 +160,26 @@ func (a *API) setSenderPower(ctx context.Context, roomID, sender string, room *p
 	room.NotificationPower = push.NotificationLevels(content)
 }
 
-// actionsJSON is the matched rule's actions as stored for /notifications.
-func actionsJSON(o push.Outcome) []byte {
-	var b strings.Builder
-	b.WriteByte('[')
+// appendActions appends the matched rule's actions as stored for
+// /notifications (a JSON array) to b.
+func appendActions(b []byte, o push.Outcome) []byte {
+	b = append(b, '[')
 	for i, a := range o.Actions {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.Write(a)
+		b = append(b, a...)
 	}
-	b.WriteByte(']')
-	return []byte(b.String())
+	return append(b, ']')
+}
+
+// sharedActions returns the copy of actions in shared, adding one if
+// there is none; actions may be a scratch buffer.
+func sharedActions(shared map[string][]byte, actions []byte) []byte {
+	if kept, ok := shared[string(actions)]; ok {
+		return kept
+	}
+	kept := slices.Clone(actions)
+	shared[string(kept)] = kept
+	return kept
 }

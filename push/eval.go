@@ -252,27 +252,32 @@ func memberCountMatches(is string, count int) bool {
 }
 
 // outcomeOf reads a rule's actions: notify, and the highlight and sound
-// tweaks (highlight without a value is true).
+// tweaks (highlight without a value is true). It runs for every member an
+// event notifies, so it reads the actions with gjson rather than decoding
+// them.
 func outcomeOf(r *Rule) Outcome {
 	out := Outcome{RuleID: r.RuleID, Actions: r.Actions}
 	for _, a := range r.Actions {
-		var s string
-		if json.Unmarshal(a, &s) == nil {
-			out.Notify = out.Notify || s == "notify"
+		action := gjson.ParseBytes(a)
+		switch action.Type {
+		case gjson.String:
+			out.Notify = out.Notify || action.Str == "notify"
+			continue
+		case gjson.JSON:
+		default:
 			continue
 		}
-		var tweak struct {
-			SetTweak string          `json:"set_tweak"`
-			Value    json.RawMessage `json:"value"`
-		}
-		if json.Unmarshal(a, &tweak) != nil {
+		if !action.IsObject() {
 			continue
 		}
-		switch tweak.SetTweak {
+		value := action.Get("value")
+		switch action.Get("set_tweak").Str {
 		case "highlight":
-			out.Highlight = len(tweak.Value) == 0 || string(tweak.Value) == "true"
+			out.Highlight = !value.Exists() || value.Type == gjson.True
 		case "sound":
-			_ = json.Unmarshal(tweak.Value, &out.Sound)
+			if value.Type == gjson.String {
+				out.Sound = value.Str
+			}
 		}
 	}
 	return out
