@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -43,10 +44,14 @@ type syncServer struct {
 	streams [numStreams]syncStream
 	// hooked holds the *http.Servers whose shutdown closes the notifier.
 	hooked sync.Map
+	// fullSyncs bounds the initial and full-state syncs built at once
+	// (see sync).
+	fullSyncs chan struct{}
 }
 
 func newSyncServer(a *API, store syncStore, f *filters) *syncServer {
-	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f, summaries: a.roomMembers}
+	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f, summaries: a.roomMembers,
+		fullSyncs: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 	a.Rooms.AddListener(s.notifier)
 	addE2EEStreams(a, s)
 	a.userData = newUserData(a, !a.PresenceDisabled)
@@ -109,6 +114,18 @@ func (s *syncServer) sync(r *http.Request) (any, error) {
 	}
 	s.closeOnShutdown(r)
 	ctx := r.Context()
+	// Initial and full-state syncs read every room's state and build
+	// large answers. They share the CPUs whatever their number, so more
+	// of them at once than there are CPUs only holds more memory: eight
+	// at once were warbler bench's peak RSS. The others wait their turn.
+	if !req.hasSince || req.fullState {
+		select {
+		case s.fullSyncs <- struct{}{}:
+			defer func() { <-s.fullSyncs }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	deadline := time.Now().Add(req.timeout)
 	for {
 		upTo, err := s.positions(ctx)

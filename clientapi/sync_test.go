@@ -410,3 +410,27 @@ func TestSyncTypeFilteredTimelineKeepsTheState(t *testing.T) {
 		t.Errorf("the state the filter hid from the timeline is missing: %v", state)
 	}
 }
+
+// TestInitialSyncsWaitForAFreeSlot: with every slot for initial syncs
+// taken, an initial sync waits for one, while incremental syncs go on.
+func TestInitialSyncsWaitForAFreeSlot(t *testing.T) {
+	e := newSyncEnv(t)
+	since := e.sync(e.aliceToken, nil).str("next_batch")
+	slots := e.api.syncs.fullSyncs
+	for range cap(slots) {
+		slots <- struct{}{}
+	}
+	answered := make(chan testResponse, 1)
+	go func() { answered <- e.sync(e.aliceToken, nil) }()
+	e.sync(e.aliceToken, url.Values{"since": {since}}) // not held up
+	select {
+	case <-answered:
+		t.Fatal("an initial sync ran while every slot was taken")
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-slots
+	<-answered
+	for range cap(slots) - 1 {
+		<-slots
+	}
+}
