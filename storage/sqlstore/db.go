@@ -32,7 +32,7 @@ type DB struct {
 	reader  *pool
 	hot     hotStatements
 	rooms   *roomsState // room store caches and statements
-	events  *eventCache // events by ID (event_cache.go)
+	events  eventCache  // events by ID (event_cache.go)
 	// recent holds the rooms' newest events for /sync (recent.go); set
 	// at open, after the stream position it starts from is known.
 	recent *recentEvents

@@ -1,10 +1,6 @@
 package sqlstore
 
 import (
-	"sync"
-	"sync/atomic"
-
-	"github.com/warbler-im/warbler/internal/lru"
 	"github.com/warbler-im/warbler/storage"
 )
 
@@ -15,19 +11,14 @@ import (
 //
 // A stored event changes only when it is redacted (redacted_because) or,
 // as an outlier, when it joins the timeline. Outliers are not cached;
-// MarkRedacted removes the event after its commit and bumps epoch, and a
-// read that began before the bump does not cache what it read (it may
-// have read the row before the redaction), so no stale copy can settle.
+// MarkRedacted runs as a write of the event's key, so the cache's
+// protocol (userCache, user_cache.go) keeps a read racing the redaction
+// from caching the old row.
 //
 // It is per process: a deployment with several processes on one
 // PostgreSQL database would need redactions broadcast between them.
 type eventCache struct {
-	events *lru.Cache[string, storage.StoredEvent]
-	epoch  atomic.Uint64
-	// mu makes put's check and add, and changed's bump and removal, one
-	// step each: otherwise a redaction could land between a put's check
-	// and its add, and the old row would stay cached.
-	mu sync.Mutex
+	*userCache[string, storage.StoredEvent]
 }
 
 // eventCacheBytes bounds the cache by the events' JSON size (plus
@@ -37,24 +28,13 @@ const (
 	eventOverhead   = 256
 )
 
-func newEventCache() *eventCache {
-	return &eventCache{events: lru.New[string, storage.StoredEvent](eventCacheBytes)}
+func newEventCache() eventCache {
+	return eventCache{newUserCache[string, storage.StoredEvent](eventCacheBytes)}
 }
 
-// get returns the cached event with ID id.
-func (c *eventCache) get(id string) (storage.StoredEvent, bool) {
-	return c.events.Get(id)
-}
-
-// begin is called before a read whose results may be cached; the epoch it
-// returns goes to put.
-func (c *eventCache) begin() uint64 { return c.epoch.Load() }
-
-// put caches events read since begin returned epoch, unless a redaction
-// committed meanwhile.
-func (c *eventCache) put(epoch uint64, events []storage.StoredEvent) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// putEvents caches events read since begin returned epoch, leaving out
+// outliers.
+func (c eventCache) putEvents(epoch uint64, events []storage.StoredEvent) {
 	for _, e := range events {
 		if e.Outlier {
 			continue
@@ -62,17 +42,6 @@ func (c *eventCache) put(epoch uint64, events []storage.StoredEvent) {
 		// A full slice expression: a caller appending to the JSON of a
 		// returned copy must not write into the cached array.
 		e.JSON = e.JSON[:len(e.JSON):len(e.JSON)]
-		if c.epoch.Load() != epoch {
-			return
-		}
-		c.events.Add(e.EventID, e, len(e.JSON)+eventOverhead)
+		c.put(epoch, e.EventID, e, len(e.JSON)+eventOverhead)
 	}
-}
-
-// changed forgets the event with ID id after a committed change to it.
-func (c *eventCache) changed(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.epoch.Add(1)
-	c.events.Remove(id)
 }

@@ -13,12 +13,12 @@ func TestEventCacheRefusesReadsOlderThanAChange(t *testing.T) {
 	c := newEventCache()
 	old := storage.StoredEvent{EventID: "$e", JSON: []byte(`{}`)}
 	epoch := c.begin()
-	c.changed("$e") // the redaction commits while the read is in flight
-	c.put(epoch, []storage.StoredEvent{old})
+	c.endWrite("$e") // the redaction commits while the read is in flight
+	c.putEvents(epoch, []storage.StoredEvent{old})
 	if _, ok := c.get("$e"); ok {
 		t.Fatal("a read from before the change was cached")
 	}
-	c.put(c.begin(), []storage.StoredEvent{old, {EventID: "$o", Outlier: true}})
+	c.putEvents(c.begin(), []storage.StoredEvent{old, {EventID: "$o", Outlier: true}})
 	if _, ok := c.get("$e"); !ok {
 		t.Error("a read after the change was not cached")
 	}

@@ -72,7 +72,7 @@ func (db *DB) Events(ctx context.Context, eventIDs []string) ([]storage.StoredEv
 		}
 		if err == nil {
 			byID[e.EventID] = e
-			db.events.put(epoch, []storage.StoredEvent{e})
+			db.events.putEvents(epoch, []storage.StoredEvent{e})
 		}
 	} else if len(missing) > 1 {
 		err = forChunks(missing, func(chunk []string) error {
@@ -81,7 +81,7 @@ func (db *DB) Events(ctx context.Context, eventIDs []string) ([]storage.StoredEv
 			for _, e := range events {
 				byID[e.EventID] = e
 			}
-			db.events.put(epoch, events)
+			db.events.putEvents(epoch, events)
 			return err
 		})
 		if err != nil {
@@ -135,19 +135,20 @@ func (db *DB) MarkRedacted(ctx context.Context, eventID, redactionID string) err
 		return errors.New("storage: MarkRedacted needs the redaction's event ID")
 	}
 	// One transaction: the event's text leaves the search index and its
-	// relation stops counting together with the redaction itself.
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if err := execOne(ctx, tx, db.q(`UPDATE events SET redacted_because = $2 WHERE event_id = $1`), eventID, redactionID); err != nil {
-			return err
-		}
-		if err := db.dropFromSearch(ctx, tx, eventID); err != nil {
-			return err
-		}
-		return db.forgetRelation(ctx, tx, eventID) // a redaction strips m.relates_to
+	// relation stops counting together with the redaction itself. It is
+	// a write of the event's cache entry (dropped when it ends, whatever
+	// its outcome: a failed commit may still have landed).
+	err := db.events.write(eventID, func() error {
+		return db.writeTx(ctx, func(tx *sql.Tx) error {
+			if err := execOne(ctx, tx, db.q(`UPDATE events SET redacted_because = $2 WHERE event_id = $1`), eventID, redactionID); err != nil {
+				return err
+			}
+			if err := db.dropFromSearch(ctx, tx, eventID); err != nil {
+				return err
+			}
+			return db.forgetRelation(ctx, tx, eventID) // a redaction strips m.relates_to
+		})
 	})
-	// After the commit, whatever its outcome: a failed commit may still
-	// have landed.
-	db.events.changed(eventID)
 	db.recent.redacted()
 	return err
 }

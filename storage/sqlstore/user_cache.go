@@ -86,7 +86,8 @@ func newUserCaches() *userCaches {
 	}
 }
 
-// userCache is a bounded LRU cache whose writers announce themselves.
+// userCache is a bounded LRU cache whose writers announce themselves
+// (the caches of user_cache.go, and the event cache of event_cache.go).
 //
 // A writer calls startWrite with the keys it changes before its
 // transaction commits, and endWrite once the transaction has ended,
