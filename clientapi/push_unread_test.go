@@ -52,6 +52,29 @@ func newGatedPushStore(inner storage.PushStore) *gatedPushStore {
 }
 
 // newTestTracker is a tracker whose users' rooms are !r:x and !s:x.
+// flushStages are where a load can meet a flush: before its write, and
+// after it but before the flush has its answer.
+var flushStages = []struct {
+	name       string
+	writeFirst bool
+}{{"flush not yet written", false}, {"flush written, not yet confirmed", true}}
+
+// startGatedFlush starts a flush of tr that stops at g's gate (after its
+// write when writeFirst) and returns once it is there; the flush's result
+// comes on the channel after g.addRelease is closed.
+func startGatedFlush(t *testing.T, g *gatedPushStore, tr *unreadTracker, writeFirst bool) chan error {
+	t.Helper()
+	g.gateAdd, g.writeFirst = true, writeFirst
+	flushed := make(chan error, 1)
+	go func() { flushed <- tr.flush(context.Background()) }()
+	select {
+	case <-g.addEntered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the flush never wrote")
+	}
+	return flushed
+}
+
 func newTestTracker(store storage.PushStore) *unreadTracker {
 	return newUnreadTracker(store, func(context.Context, string) ([]string, error) { return []string{"!r:x", "!s:x"}, nil })
 }
@@ -72,23 +95,13 @@ func unreadNote(pos int64, hl bool, users ...string) storage.PushNotification {
 // A first load does not wait for a flush in progress, and counts what the
 // flush is writing exactly once, whether or not it has landed yet.
 func TestUnreadLoadDoesNotWaitForFlush(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		writeFirst bool
-	}{{"flush not yet written", false}, {"flush written, not yet confirmed", true}} {
+	for _, tc := range flushStages {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newPushEnv(t)
 			g := newGatedPushStore(e.db)
 			tr := newTestTracker(g)
 			tr.add([]storage.PushNotification{unreadNote(1, false), unreadNote(2, true)})
-			g.gateAdd, g.writeFirst = true, tc.writeFirst
-			flushed := make(chan error, 1)
-			go func() { flushed <- tr.flush(context.Background()) }()
-			select { // the flush holds both actions in flight
-			case <-g.addEntered:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the flush never wrote")
-			}
+			flushed := startGatedFlush(t, g, tr, tc.writeFirst) // both actions in flight
 			tr.add([]storage.PushNotification{unreadNote(3, false)})
 			done := make(chan struct{})
 			go func() {
@@ -155,10 +168,7 @@ func TestUnreadOperationsDuringLoad(t *testing.T) {
 // a flush writes it (and a mark of theirs) counts it once, a user loaded
 // before counts it live, and a user it does not name does not count it.
 func TestUnreadLoadDuringFlushOfSharedNotifications(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		writeFirst bool
-	}{{"flush not yet written", false}, {"flush written, not yet confirmed", true}} {
+	for _, tc := range flushStages {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newPushEnv(t)
 			g := newGatedPushStore(e.db)
@@ -167,14 +177,7 @@ func TestUnreadLoadDuringFlushOfSharedNotifications(t *testing.T) {
 			tr.add([]storage.PushNotification{unreadNote(1, false, "@u:x", "@v:x"), unreadNote(2, true, "@v:x")})
 			tr.markRead("@v:x", "!r:x", "", 1)
 			tr.add([]storage.PushNotification{unreadNote(3, false, "@w:x", "@v:x", "@u:x")})
-			g.gateAdd, g.writeFirst = true, tc.writeFirst
-			flushed := make(chan error, 1)
-			go func() { flushed <- tr.flush(context.Background()) }()
-			select {
-			case <-g.addEntered:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the flush never wrote")
-			}
+			flushed := startGatedFlush(t, g, tr, tc.writeFirst)
 			tr.add([]storage.PushNotification{unreadNote(4, false, "@u:x", "@v:x")})
 			wantU := map[roomThread][2]int{{"!r:x", "main"}: {3, 0}}
 			wantV := map[roomThread][2]int{{"!r:x", "main"}: {3, 1}}
