@@ -114,6 +114,29 @@ func (rt *Routes) serveUserDevices(r *http.Request) (*Egress, error) {
 	return &Egress{UserID: userID, JSON: devices}, nil
 }
 
+// admitKeyRequest bounds a keys query or claim (its users, and the
+// entries of all of them, as size counts a user's), refuses one naming a
+// user of another server, and leaves out the users the policy does not
+// let the origin ask about (route names the request to the policy).
+func admitKeyRequest[V any](rt *Routes, r *http.Request, route string, byUser map[string]V, size func(V) int) error {
+	total := 0
+	for _, v := range byUser {
+		total += size(v)
+	}
+	if err := checkKeyRequestSize(len(byUser), total); err != nil {
+		return err
+	}
+	for userID := range byUser {
+		if err := rt.localUser(userID); err != nil {
+			return err
+		}
+		if !rt.userKeysAllowed(r, route, userID) {
+			delete(byUser, userID)
+		}
+	}
+	return nil
+}
+
 // serveKeysQuery is POST /user/keys/query.
 func (rt *Routes) serveKeysQuery(r *http.Request) (*Egress, error) {
 	var req struct {
@@ -125,20 +148,9 @@ func (rt *Routes) serveKeysQuery(r *http.Request) (*Egress, error) {
 	if req.DeviceKeys == nil {
 		return nil, mxcore.MissingParam("device_keys is required")
 	}
-	total := 0
-	for _, ds := range req.DeviceKeys {
-		total += len(ds)
-	}
-	if err := checkKeyRequestSize(len(req.DeviceKeys), total); err != nil {
+	err := admitKeyRequest(rt, r, "/v1/user/keys/query", req.DeviceKeys, func(ds []string) int { return len(ds) })
+	if err != nil {
 		return nil, err
-	}
-	for userID := range req.DeviceKeys {
-		if err := rt.localUser(userID); err != nil {
-			return nil, err
-		}
-		if !rt.userKeysAllowed(r, "/v1/user/keys/query", userID) {
-			delete(req.DeviceKeys, userID)
-		}
 	}
 	answer, err := rt.UserKeys.QueryLocalKeys(r.Context(), req.DeviceKeys)
 	if err != nil {
@@ -161,20 +173,9 @@ func (rt *Routes) serveKeysClaim(r *http.Request) (*Egress, error) {
 	if req.OneTimeKeys == nil {
 		return nil, mxcore.MissingParam("one_time_keys is required")
 	}
-	total := 0
-	for _, ds := range req.OneTimeKeys {
-		total += len(ds)
-	}
-	if err := checkKeyRequestSize(len(req.OneTimeKeys), total); err != nil {
+	err := admitKeyRequest(rt, r, "/v1/user/keys/claim", req.OneTimeKeys, func(ds map[string]string) int { return len(ds) })
+	if err != nil {
 		return nil, err
-	}
-	for userID := range req.OneTimeKeys {
-		if err := rt.localUser(userID); err != nil {
-			return nil, err
-		}
-		if !rt.userKeysAllowed(r, "/v1/user/keys/claim", userID) {
-			delete(req.OneTimeKeys, userID)
-		}
 	}
 	keys, err := rt.UserKeys.ClaimLocalKeys(r.Context(), req.OneTimeKeys)
 	if err != nil {
