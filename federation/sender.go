@@ -283,7 +283,12 @@ func (s *Sender) queueEvents(ctx context.Context, batch []roomserver.PersistedEv
 			items = append(items, storage.FederationQueueItem{Destination: d, EventID: ev.EventID(), RoomID: ev.RoomID(), QueuedTS: now})
 			dests = append(dests, d)
 		}
-		done = append(done, ev.EventID())
+		if pe.Outbound {
+			done = append(done, ev.EventID())
+		}
+	}
+	if len(items) == 0 && len(done) == 0 {
+		return // a local room's events: nothing to queue, no outbox rows
 	}
 	for {
 		err := s.cfg.Store.QueueOutbound(ctx, items, done)
@@ -328,7 +333,7 @@ func (s *Sender) queueOutbox(ctx context.Context) error {
 		found := map[string]bool{}
 		for _, info := range infos {
 			pe := roomserver.PersistedEvent{Event: info.Event, Origin: roomserver.OriginLocal, Kind: roomserver.KindLive,
-				Rejected: info.Rejected, SoftFailed: info.SoftFailed}
+				Rejected: info.Rejected, SoftFailed: info.SoftFailed, Outbound: true}
 			found[info.Event.EventID()] = true
 			if info.Outlier || !s.sendsOut(pe) {
 				gone = append(gone, info.Event.EventID())

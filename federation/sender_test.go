@@ -563,3 +563,40 @@ func TestSenderQueuesTheOutboxAtStart(t *testing.T) {
 		t.Errorf("outbox after the start: %v", left)
 	}
 }
+
+// countingQueue counts the writes of the events' queue and outbox.
+type countingQueue struct {
+	storage.FederationQueueStore
+	mu     sync.Mutex
+	writes [][]string // the outbox IDs of each QueueOutbound
+}
+
+func (c *countingQueue) QueueOutbound(ctx context.Context, items []storage.FederationQueueItem, outboxIDs []string) error {
+	c.mu.Lock()
+	c.writes = append(c.writes, outboxIDs)
+	c.mu.Unlock()
+	return c.FederationQueueStore.QueueOutbound(ctx, items, outboxIDs)
+}
+
+// TestSenderWritesOnlyForOutboxOrDestinations: a local room's events
+// (not Outbound: storage put no outbox row) cost the sender no write;
+// an Outbound event's row is taken out even when its room has no other
+// server by the time the sender looks.
+func TestSenderWritesOnlyForOutboxOrDestinations(t *testing.T) {
+	db := openSenderDB(t, filepath.Join(t.TempDir(), "s.db"))
+	defer db.Close()
+	rooms := newFakeRooms()
+	rooms.joined["!room:us.test"] = []string{"us.test"}
+	store := &countingQueue{FederationQueueStore: db}
+	s := newTestSender(t, newFakeNet(t), store, rooms)
+	local := roomserver.PersistedEvent{Event: rooms.message(t, "!room:us.test", 0), Origin: roomserver.OriginLocal, Kind: roomserver.KindLive}
+	s.queueEvents(t.Context(), []roomserver.PersistedEvent{local})
+	if len(store.writes) != 0 {
+		t.Fatalf("a local room's event was written: %v", store.writes)
+	}
+	outbound := roomserver.PersistedEvent{Event: rooms.message(t, "!room:us.test", 1), Origin: roomserver.OriginLocal, Kind: roomserver.KindLive, Outbound: true}
+	s.queueEvents(t.Context(), []roomserver.PersistedEvent{local, outbound})
+	if want := [][]string{{outbound.Event.EventID()}}; len(store.writes) != 1 || !slices.Equal(store.writes[0], want[0]) {
+		t.Errorf("writes %v, want one taking %v out of the outbox", store.writes, want[0])
+	}
+}

@@ -141,20 +141,39 @@ func TestBuiltEventsVerify(t *testing.T) {
 
 // TestLocalEventsAreOutbound: the events this server creates and the room
 // accepts are stored Outbound (the federation outbox records them in the
-// same transaction), each once; a refused one is not stored at all.
+// same transaction), each once, when another server has a member joined
+// or, for a leave or ban, is the removed user's; a local room's events
+// are not (nobody else is owed them); a refused one is not stored at all.
 func TestLocalEventsAreOutbound(t *testing.T) {
 	store := newMemStore()
 	rs := newServer(t, srvA, store)
-	roomID := createRoom(t, rs, "12", CreateRoomOptions{})
-	created := len(store.outbound)
-	if created == 0 {
-		t.Fatal("the room's creation events are not outbound")
+	roomID := createRoom(t, rs, "12", CreateRoomOptions{Preset: PresetPublicChat})
+	local := send(t, rs, message(roomID, alice, "only alice is here"))
+	if len(store.outbound) != 0 {
+		t.Fatalf("a local room's events are outbound: %v", store.outbound)
 	}
-	id := send(t, rs, message(roomID, alice, "hi"))
+	// An invite travels by /invite, not the outbox; revoking it is owed
+	// to the invitee's server, which has no member joined.
+	send(t, rs, member(roomID, alice, carol, "invite"))
+	revoke := send(t, rs, member(roomID, alice, carol, "leave"))
+	if !slices.Equal(store.outbound, []string{revoke}) {
+		t.Fatalf("outbound %v, want only the revoked invite %s", store.outbound, revoke)
+	}
+	store.outbound = nil
+	c := newServer(t, srvC, newMemStore())
+	if r := deliver(t, rs, roomID, KindLive, buildRemoteJoin(t, rs, c, roomID, carol))[0]; r.Err != nil || r.Rejected != "" {
+		t.Fatalf("the remote join was refused: %v %s", r.Err, r.Rejected)
+	}
+	if len(store.outbound) != 0 {
+		t.Fatalf("a remote server's own join is outbound: %v", store.outbound)
+	}
+	id := send(t, rs, message(roomID, alice, "hi carol"))
 	if _, err := rs.SendEvent(t.Context(), message(roomID, "@mallory:a.test", "not a member")); err == nil {
 		t.Fatal("a non-member's message was accepted")
 	}
-	if got := store.outbound[created:]; !slices.Equal(got, []string{id}) {
-		t.Errorf("outbound after the message: %v, want only %s", got, id)
+	ban := send(t, rs, member(roomID, alice, carol, "ban"))
+	after := send(t, rs, message(roomID, alice, "carol is gone"))
+	if want := []string{id, ban}; !slices.Equal(store.outbound, want) {
+		t.Errorf("outbound %v, want %v (not the local-only %s, not %s after the ban)", store.outbound, want, local, after)
 	}
 }

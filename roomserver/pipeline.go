@@ -102,6 +102,9 @@ type PersistedEvent struct {
 	Redacted bool
 	// Existed is set when the event was already stored: nothing changed.
 	Existed bool
+	// Outbound is set when the event must reach other servers and so
+	// was put in the federation outbox (storage.NewEvent.Outbound).
+	Outbound bool
 }
 
 // InputResult is the fate of one InputEvent.

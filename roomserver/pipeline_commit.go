@@ -49,6 +49,7 @@ func (r *batchRun) record(positions []storage.PersistedPosition, results []Input
 			continue
 		}
 		r.rs.events.Put(pos.EventID, r.pending[pos.EventID])
+		res.Outbound = r.batch[i].Outbound
 		stored = append(stored, res.PersistedEvent)
 	}
 	return stored

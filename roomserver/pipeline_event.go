@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tidwall/gjson"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/storage"
 )
@@ -30,8 +31,11 @@ type batchRun struct {
 	pending map[string]*eventMeta // events of the batch to be stored
 	loaded  map[string]*eventMeta // events read for this batch
 	absent  map[string]bool       // IDs storage did not have
-	batch   []storage.NewEvent
-	results []int // the InputResult index of each batch entry
+	// remoteJoined caches whether other servers have members joined to
+	// the room before the batch (goesOut); nil until first asked.
+	remoteJoined *bool
+	batch        []storage.NewEvent
+	results      []int // the InputResult index of each batch entry
 
 	// fatal is a storage failure met while reading; it fails the batch.
 	fatal error
@@ -221,9 +225,7 @@ func (r *batchRun) queue(i int, pdu *mxcore.PDU, in *InputEvent, v verdict) {
 		PrevEventIDs: pdu.PrevEventIDs(), AuthEventIDs: pdu.AuthEventIDs(),
 		Outlier: kind == KindOutlier, Backfilled: kind == KindBackfilled,
 		SoftFailed: v.softFailed, Rejected: v.rejected,
-		// What this server creates and the room accepts goes to the
-		// room's other servers (the federation sender's rule).
-		Outbound: in.Origin == OriginLocal && kind == KindLive && v.rejected == "" && !v.softFailed,
+		Outbound: r.goesOut(pdu, in, v),
 	}
 	if v.before != nil {
 		m.before.Store(v.before)
@@ -235,6 +237,55 @@ func (r *batchRun) queue(i int, pdu *mxcore.PDU, in *InputEvent, v verdict) {
 	if kind == KindLive && v.rejected == "" && !v.softFailed {
 		r.advance(m, v.before)
 	}
+}
+
+// goesOut reports whether the event must reach the room's other servers,
+// which puts it in the federation outbox: what this server creates and
+// the room accepts goes to the servers joined to the room and, for a
+// leave or ban, to the removed user's server (the federation sender's
+// rule). A local event cannot join a remote user, so a room without
+// remote members before the batch has none after it either: its events
+// skip the outbox row and the sender's write (a local room's messages
+// cost one insert and one delete fewer each).
+func (r *batchRun) goesOut(pdu *mxcore.PDU, in *InputEvent, v verdict) bool {
+	if in.Origin != OriginLocal || in.Kind != KindLive || v.rejected != "" || v.softFailed {
+		return false
+	}
+	if r.remoteJoined == nil {
+		remote := r.hasRemoteJoined()
+		r.remoteJoined = &remote
+	}
+	return *r.remoteJoined || removesRemoteUser(pdu, r.rs.cfg.ServerName)
+}
+
+// hasRemoteJoined reports whether a server other than this one has
+// members joined to the room; when it cannot tell, it says yes (an
+// outbox row too many costs a delete, one too few loses an event).
+func (r *batchRun) hasRemoteJoined() bool {
+	servers, err := r.rs.store.JoinedServers(r.ctx, r.room.id)
+	if err != nil {
+		return true
+	}
+	for _, s := range servers {
+		if s != r.rs.cfg.ServerName {
+			return true
+		}
+	}
+	return false
+}
+
+// removesRemoteUser reports whether pdu makes a user of another server
+// leave or be banned: that server is told even when it has no member
+// left in the room.
+func removesRemoteUser(pdu *mxcore.PDU, local string) bool {
+	if pdu.Type() != "m.room.member" || pdu.StateKey() == nil || serverOf(*pdu.StateKey()) == local {
+		return false
+	}
+	switch gjson.GetBytes(pdu.Content(), "membership").Str {
+	case "leave", "ban":
+		return true
+	}
+	return false
 }
 
 // known returns the event if the batch or storage has it already. A fresh
