@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 
 	"github.com/warbler-im/warbler/storage"
 )
@@ -43,6 +44,9 @@ type DB struct {
 	// stream tracks the events stream positions in flight on
 	// PostgreSQL; nil on SQLite. See stream.go.
 	stream *streamTracker
+	// committedStream is, on SQLite, the highest events stream position
+	// committed, as this process saw its own commits (stream.go).
+	committedStream atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -90,6 +94,7 @@ func (db *DB) open(ctx context.Context, migrations fs.FS) error {
 	if err != nil {
 		return err
 	}
+	db.committedStream.Store(end)
 	db.recent = newRecentEvents(end, db.stream != nil)
 	return db.prepareHot(ctx)
 }

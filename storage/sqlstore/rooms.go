@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/warbler-im/warbler/storage"
@@ -183,20 +182,14 @@ func (db *DB) ServerSharesRoom(ctx context.Context, userID, server, exceptRoomID
 	return err == nil, err
 }
 
-// MaxStreamPosition implements storage.RoomStore. The counter only moves
-// inside the transaction that uses the positions, so its committed value
-// is the highest committed position.
+// MaxStreamPosition implements storage.RoomStore: the visible end of the
+// events stream, kept in memory on both engines (stream.go).
 func (db *DB) MaxStreamPosition(ctx context.Context) (int64, error) {
-	rs, err := db.roomsFor(ctx)
-	if err != nil {
+	if _, err := db.roomsFor(ctx); err != nil {
 		return 0, err
 	}
 	if db.stream != nil {
 		return db.stream.visible(), nil
 	}
-	var pos int64
-	if err := rs.stmts.maxStream.QueryRowContext(ctx).Scan(&pos); err != nil {
-		return 0, fmt.Errorf("storage: read stream position: %w", err)
-	}
-	return pos, nil
+	return db.committedStream.Load(), nil
 }

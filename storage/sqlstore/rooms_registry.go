@@ -74,7 +74,7 @@ func (rs *roomsState) closeStatements() error {
 	s := rs.stmts
 	rs.stmts = nil
 	all := []*sql.Stmt{s.lockRoom, s.takeStream, s.eventByID, s.insertEvent, s.insertOutbox, s.clearExtrems, s.addExtrem,
-		s.snapshotMeta, s.readEvent, s.readSnapshot, s.eventIDByNID, s.maxStream}
+		s.snapshotMeta, s.readEvent, s.readSnapshot, s.eventIDByNID}
 	all = append(all, s.insertEdges[1:]...)
 	var errs []error
 	for _, stmt := range all {
@@ -112,7 +112,6 @@ type roomStmts struct {
 	readEvent    *sql.Stmt
 	readSnapshot *sql.Stmt
 	eventIDByNID *sql.Stmt
-	maxStream    *sql.Stmt
 }
 
 func (rs *roomsState) prepare(ctx context.Context, db *DB) error {
@@ -147,7 +146,6 @@ func (rs *roomsState) prepare(ctx context.Context, db *DB) error {
 		readEvent:    prep(db.reader, qSelectEvents+` WHERE e.event_id = $1`),
 		readSnapshot: prep(db.reader, qSnapshotMeta),
 		eventIDByNID: prep(db.reader, `SELECT event_id FROM events WHERE event_nid = $1`),
-		maxStream:    prep(db.reader, qMaxStream),
 	}
 	for n := 1; n <= maxPreparedEdges; n++ {
 		s.insertEdges[n] = prep(db.writer, edgesInsert(n))
