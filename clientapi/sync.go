@@ -5,11 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/warbler-im/warbler/internal/cpus"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/roomserver"
 	"github.com/warbler-im/warbler/storage"
@@ -51,7 +51,7 @@ type syncServer struct {
 
 func newSyncServer(a *API, store syncStore, f *filters) *syncServer {
 	s := &syncServer{api: a, store: store, rooms: a.Rooms, notifier: newNotifier(), filters: f, summaries: a.roomMembers,
-		fullSyncs: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+		fullSyncs: make(chan struct{}, max(1, cpus.N))}
 	a.Rooms.AddListener(s.notifier)
 	addE2EEStreams(a, s)
 	a.userData = newUserData(a, !a.PresenceDisabled)

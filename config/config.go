@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 )
 
@@ -48,7 +49,20 @@ type TLS struct {
 // Database selects the storage backend.
 type Database struct {
 	URL      string   `yaml:"url"` // sqlite:PATH or postgres://...
+	SQLite   SQLite   `yaml:"sqlite"`
 	Postgres Postgres `yaml:"postgres"`
+}
+
+// SQLite tunes the server when the database is SQLite.
+type SQLite struct {
+	// ProcsPerCPU sets GOMAXPROCS to this many times the CPUs (see
+	// config.sample.yaml). 1 leaves Go's default.
+	ProcsPerCPU int `yaml:"procs_per_cpu"`
+}
+
+// IsPostgres reports whether the database URL names PostgreSQL.
+func (d Database) IsPostgres() bool {
+	return strings.HasPrefix(d.URL, "postgres://") || strings.HasPrefix(d.URL, "postgresql://")
 }
 
 // Postgres tunes the PostgreSQL connection pool.
@@ -233,7 +247,7 @@ func Default() Config {
 		ServerName: "localhost:8008",
 		DataDir:    "./warbler-data",
 		Listen:     Listen{Client: "127.0.0.1:8008"},
-		Database:   Database{Postgres: Postgres{MaxOpenConns: 20, MaxIdleConns: 20}},
+		Database:   Database{SQLite: SQLite{ProcsPerCPU: 4}, Postgres: Postgres{MaxOpenConns: 20, MaxIdleConns: 20}},
 		SigningKey: SigningKey{Validity: Duration(24 * time.Hour)},
 		Login: Login{
 			AccessTokenLifetime: Duration(5 * time.Minute),

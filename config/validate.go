@@ -182,6 +182,9 @@ func (c *Config) validateDatabase(bad reporter) {
 	default:
 		bad("database.url", "must start with sqlite: or postgres://")
 	}
+	if n := c.Database.SQLite.ProcsPerCPU; n < 1 || n > 64 {
+		bad("database.sqlite.procs_per_cpu", "must be 1-64")
+	}
 	if c.Database.Postgres.MaxOpenConns <= 0 {
 		bad("database.postgres.max_open_conns", "must be > 0")
 	}

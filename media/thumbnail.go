@@ -8,9 +8,9 @@ import (
 	"image"
 	"io"
 	"net/http"
-	"runtime"
 	"strconv"
 
+	"github.com/warbler-im/warbler/internal/cpus"
 	"github.com/warbler-im/warbler/internal/mxhttp"
 	"github.com/warbler-im/warbler/mxcore"
 	"github.com/warbler-im/warbler/storage"
@@ -107,7 +107,7 @@ func newThumbnailer(a *API) *thumbnailer {
 	return &thumbnailer{
 		api:     a,
 		flights: newFlightGroup[servedImage](),
-		slots:   make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		slots:   make(chan struct{}, max(1, cpus.N)),
 	}
 }
 

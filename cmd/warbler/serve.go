@@ -41,6 +41,7 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	setupLogging(cfg.Logging, stderr)
+	setProcs(cfg.Database)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return runServer(ctx, cfg)

@@ -6,11 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/warbler-im/warbler/internal/cpus"
 )
 
 // Argon2id parameters: the OWASP-recommended minimum (19 MiB, 2 passes, one
@@ -30,7 +31,7 @@ const (
 // bench, and on a small server hashes on every CPU stall the requests
 // that are not logins (sends, syncs) behind them. Callers beyond the
 // bound wait their turn.
-var argonSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+var argonSlots = make(chan struct{}, max(1, cpus.N/2))
 
 // argonKey is argon2.IDKey, run in one of argonSlots.
 func argonKey(password, salt []byte, passes, memoryKiB uint32, threads uint8, keyLen uint32) []byte {

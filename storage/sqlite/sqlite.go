@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime"
 	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/warbler-im/warbler/internal/cpus"
 	"github.com/warbler-im/warbler/storage"
 	"github.com/warbler-im/warbler/storage/sqlstore"
 )
@@ -105,7 +105,7 @@ func openPool(path, params string, conns int) (*sql.DB, error) {
 // readerConns sizes the read pool: reads run in parallel up to the CPUs
 // available, with a floor so a slow query does not starve the others.
 func readerConns() int {
-	return max(4, runtime.GOMAXPROCS(0))
+	return max(4, cpus.N)
 }
 
 // pingWhileBusy opens the writer's connection, retrying while another
