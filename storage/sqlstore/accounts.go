@@ -57,7 +57,7 @@ func (db *DB) CreateAccount(ctx context.Context, a storage.NewAccount) error {
 
 // DeactivateAccount implements storage.AccountStore.
 func (db *DB) DeactivateAccount(ctx context.Context, userID string, erase bool, ts int64) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.tokenWriteTx(ctx, func(tx *sql.Tx) error {
 		userNID, err := db.userNID(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -85,7 +85,7 @@ func (db *DB) IsUserErased(ctx context.Context, userID string) (bool, error) {
 
 // ChangePassword implements storage.AccountStore.
 func (db *DB) ChangePassword(ctx context.Context, userID, hash string, logoutOthers bool, keepDeviceID string) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.tokenWriteTx(ctx, func(tx *sql.Tx) error {
 		userNID, err := db.userNID(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -114,7 +114,7 @@ func (db *DB) StartSession(ctx context.Context, d storage.Device, t storage.Acce
 		return false, errEmptyTokenHash
 	}
 	var created bool
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.tokenWriteTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		created, err = db.ensureDevice(ctx, tx, d)
 		if err != nil {

@@ -64,7 +64,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, refreshHash []byte, next s
 	if len(refreshHash) == 0 || len(next.RefreshTokenHash) == 0 {
 		return errEmptyRefreshHash
 	}
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.tokenWriteTx(ctx, func(tx *sql.Tx) error {
 		var oldNID, deviceNID int64
 		err := tx.QueryRowContext(ctx, db.q(qRefreshRow), refreshHash).Scan(&oldNID, &deviceNID)
 		if err != nil {
@@ -104,6 +104,8 @@ func (db *DB) ConfirmRefreshedToken(ctx context.Context, tokenHash []byte) error
 	if err != nil {
 		return err
 	}
-	_, err = db.writer.ExecContext(ctx, db.q(qDeleteTokenNID), oldNID)
-	return err
+	return db.tokens.writeAll(func() error {
+		_, err := db.writer.ExecContext(ctx, db.q(qDeleteTokenNID), oldNID)
+		return err
+	})
 }

@@ -38,6 +38,8 @@ type DB struct {
 	// at open, after the stream position it starts from is known.
 	recent *recentEvents
 	users  *userCaches // small per-user data every sync reads (user_cache.go)
+	// tokens caches access-token lookups, by token hash (tokens.go).
+	tokens *userCache[string, storage.AccessToken]
 	// group runs the room writes (the hot, concurrent ones) with group
 	// commit on SQLite; nil on PostgreSQL. See roomWriteTx.
 	group *groupCommitter
@@ -58,7 +60,8 @@ var _ storage.Database = (*DB)(nil)
 // statements. It takes ownership of both pools: they are closed if Open
 // fails, and by DB.Close otherwise.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	db := &DB{dialect: cfg.Dialect, writer: newPool(cfg.Writer), rooms: newRoomsState(), events: newEventCache(), users: newUserCaches()}
+	db := &DB{dialect: cfg.Dialect, writer: newPool(cfg.Writer), rooms: newRoomsState(), events: newEventCache(), users: newUserCaches(),
+		tokens: newUserCache[string, storage.AccessToken](tokenCacheBytes)}
 	db.reader = db.writer
 	if cfg.Reader != cfg.Writer {
 		db.reader = newPool(cfg.Reader)

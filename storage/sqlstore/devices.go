@@ -91,14 +91,14 @@ func (db *DB) TouchDevice(ctx context.Context, userID, deviceID string, ts int64
 
 // DeleteDevice implements storage.DeviceStore.
 func (db *DB) DeleteDevice(ctx context.Context, userID, deviceID string) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.tokenWriteTx(ctx, func(tx *sql.Tx) error {
 		return db.deleteDevice(ctx, tx, userID, deviceID)
 	})
 }
 
 // DeleteDevices implements storage.DeviceStore.
 func (db *DB) DeleteDevices(ctx context.Context, userID string, deviceIDs []string) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.tokenWriteTx(ctx, func(tx *sql.Tx) error {
 		for _, deviceID := range deviceIDs {
 			err := db.deleteDevice(ctx, tx, userID, deviceID)
 			if err != nil && !errors.Is(err, storage.ErrNotFound) {

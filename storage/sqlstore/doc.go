@@ -13,8 +13,9 @@
 //
 // A DB keeps in-process caches of what every /sync and send reads (events
 // by ID, each room's newest events, users' rooms, account data, key
-// counts, joined servers), each invalidated by this package's own writes
-// (event_cache.go, recent.go, user_cache.go). They assume that one process
+// counts, joined servers, access-token lookups), each invalidated by this
+// package's own writes (event_cache.go, recent.go, user_cache.go,
+// tokens.go). They assume that one process
 // writes the database, as the events stream tracker does (stream.go):
 // several writing processes would need invalidation messages between them.
 //

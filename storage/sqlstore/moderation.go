@@ -25,12 +25,16 @@ const (
 
 // SetUserLocked implements storage.ModerationStore.
 func (db *DB) SetUserLocked(ctx context.Context, userID string, locked bool) error {
-	return execOne(ctx, db.writer, db.q(qSetUserLocked), userID, locked)
+	return db.tokens.writeAll(func() error {
+		return execOne(ctx, db.writer, db.q(qSetUserLocked), userID, locked)
+	})
 }
 
 // SetUserSuspended implements storage.ModerationStore.
 func (db *DB) SetUserSuspended(ctx context.Context, userID string, suspended bool) error {
-	return execOne(ctx, db.writer, db.q(qSetUserSuspended), userID, suspended)
+	return db.tokens.writeAll(func() error {
+		return execOne(ctx, db.writer, db.q(qSetUserSuspended), userID, suspended)
+	})
 }
 
 // AddUserReport implements storage.ReportStore.

@@ -48,24 +48,69 @@ func (db *DB) CreateAccessToken(ctx context.Context, t storage.AccessToken) erro
 	})
 }
 
+// The access-token cache (db.tokens). LookupAccessToken runs for every
+// authenticated request: in warbler bench twice per message (the send and
+// a listener's /sync), a query each, on PostgreSQL a round trip each. A
+// lookup's answer (token, device, user, expiry, refresh hash, lock and
+// suspension) changes only through the writes of this package that delete
+// tokens or devices, rotate or confirm refresh tokens, or change a user's
+// lock, suspension or deactivation: ChangePassword, StartSession (a login
+// ends the device's old tokens), RotateRefreshToken,
+// ConfirmRefreshedToken, DeleteDevice, DeleteDevices, SetUserLocked,
+// SetUserSuspended, DeleteAccessToken, DeleteUserAccessTokens,
+// DeactivateAccount and DeactivateUser. Each runs through
+// db.tokens.writeAll: lookups miss while it runs, and the whole cache is
+// emptied when it ends. Such writes are rare next to requests, and
+// emptying everything spares each of them working out the tokens it
+// touched. A new write to access_tokens, devices or the users' locked,
+// suspended or deactivated columns must do the same. Only found tokens
+// are cached, so a new token is read from the database on first use.
+
+// tokenCacheBytes bounds the cache: ~300 bytes a token, ~14,000 tokens.
+const tokenCacheBytes = 4 << 20
+
 // LookupAccessToken implements storage.TokenStore.
 func (db *DB) LookupAccessToken(ctx context.Context, tokenHash []byte) (storage.AccessToken, error) {
+	if t, ok := db.tokens.get(string(tokenHash)); ok {
+		return cloneToken(t), nil
+	}
+	epoch := db.tokens.begin()
 	t := storage.AccessToken{TokenHash: bytes.Clone(tokenHash)}
 	err := db.hot.lookupAccessToken.QueryRowContext(ctx, tokenHash).
 		Scan(&t.UserID, &t.DeviceID, &t.CreatedTS, &t.ExpiresTS, &t.RefreshTokenHash, &t.UserLocked, &t.UserSuspended)
 	if err != nil {
 		return storage.AccessToken{}, notFound(err)
 	}
+	weight := cacheEntryOverhead + 2*len(t.TokenHash) + len(t.UserID) + len(t.DeviceID) + len(t.RefreshTokenHash) + 64
+	db.tokens.put(epoch, string(tokenHash), cloneToken(t), weight)
 	return t, nil
+}
+
+// tokenWriteTx is writeTx for a write that may change access-token
+// lookups (see the cache's list above).
+func (db *DB) tokenWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.tokens.writeAll(func() error { return db.writeTx(ctx, fn) })
+}
+
+// cloneToken copies a lookup's answer, byte slices included: the cached
+// one is shared.
+func cloneToken(t storage.AccessToken) storage.AccessToken {
+	t.TokenHash = bytes.Clone(t.TokenHash)
+	t.RefreshTokenHash = bytes.Clone(t.RefreshTokenHash)
+	return t
 }
 
 // DeleteAccessToken implements storage.TokenStore.
 func (db *DB) DeleteAccessToken(ctx context.Context, tokenHash []byte) error {
-	return execOne(ctx, db.writer, db.q(qDeleteAccessToken), tokenHash)
+	return db.tokens.writeAll(func() error {
+		return execOne(ctx, db.writer, db.q(qDeleteAccessToken), tokenHash)
+	})
 }
 
 // DeleteUserAccessTokens implements storage.TokenStore.
 func (db *DB) DeleteUserAccessTokens(ctx context.Context, userID string, exceptDeviceID string) error {
-	_, err := db.writer.ExecContext(ctx, db.q(qDeleteUserAccessTokens), userID, exceptDeviceID)
-	return err
+	return db.tokens.writeAll(func() error {
+		_, err := db.writer.ExecContext(ctx, db.q(qDeleteUserAccessTokens), userID, exceptDeviceID)
+		return err
+	})
 }

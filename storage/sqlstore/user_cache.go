@@ -109,6 +109,9 @@ type userCache[K comparable, V any] struct {
 	entries *lru.Cache[K, V]
 	epoch   uint64
 	writing map[K]int // keys with writes in flight, and how many
+	// writingAll counts writes in flight that may change any key
+	// (writeAll).
+	writingAll int
 }
 
 func newUserCache[K comparable, V any](maxBytes int) *userCache[K, V] {
@@ -120,7 +123,7 @@ func newUserCache[K comparable, V any](maxBytes int) *userCache[K, V] {
 func (c *userCache[K, V]) get(key K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.writing[key] > 0 {
+	if c.writing[key] > 0 || c.writingAll > 0 {
 		var zero V
 		return zero, false
 	}
@@ -178,6 +181,24 @@ func (c *userCache[K, V]) endWrite(keys ...K) {
 func (c *userCache[K, V]) write(key K, write func() error) error {
 	c.startWrite(key)
 	defer c.endWrite(key)
+	return write()
+}
+
+// writeAll runs a write that may change any key's value, for writes
+// whose keys are not worth working out: gets miss while it runs, and when
+// it ends the cache is emptied and the epoch bumped, as endWrite does for
+// its keys.
+func (c *userCache[K, V]) writeAll(write func() error) error {
+	c.mu.Lock()
+	c.writingAll++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.writingAll--
+		c.epoch++
+		c.entries.Purge()
+	}()
 	return write()
 }
 

@@ -81,3 +81,36 @@ func TestUserCacheBound(t *testing.T) {
 		t.Error("the newest entry was evicted")
 	}
 }
+
+// TestUserCacheWriteAll: a write of every key hides cached values while
+// it runs, empties the cache when it ends, and refuses the put of a read
+// that began before it ended.
+func TestUserCacheWriteAll(t *testing.T) {
+	c := newUserCache[string, int](1 << 10)
+	c.put(c.begin(), "a", 1, 1)
+	c.put(c.begin(), "b", 2, 1)
+	epoch := c.begin() // a read in flight across the write
+	err := c.writeAll(func() error {
+		if _, ok := c.get("a"); ok {
+			t.Error("a value served while a write of every key runs")
+		}
+		c.put(c.begin(), "b", 3, 1) // a read during the write
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if v, ok := c.get(k); ok {
+			t.Errorf("%s still cached (%d) after the write", k, v)
+		}
+	}
+	c.put(epoch, "a", 1, 1)
+	if _, ok := c.get("a"); ok {
+		t.Error("a read from before the write put its value back")
+	}
+	c.put(c.begin(), "a", 4, 1)
+	if v, ok := c.get("a"); !ok || v != 4 {
+		t.Errorf("a read after the write: %d %v, want 4 cached", v, ok)
+	}
+}

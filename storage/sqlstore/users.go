@@ -54,7 +54,7 @@ func (db *DB) SetAdmin(ctx context.Context, userID string, isAdmin bool) error {
 
 // DeactivateUser implements storage.UserStore.
 func (db *DB) DeactivateUser(ctx context.Context, userID string) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.tokenWriteTx(ctx, func(tx *sql.Tx) error {
 		userNID, err := db.userNID(ctx, tx, userID)
 		if err != nil {
 			return err

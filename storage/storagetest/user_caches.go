@@ -28,6 +28,7 @@ var userCacheTests = []struct {
 	{"CachedOneTimeKeyCounts", testCachedOneTimeKeyCounts},
 	{"CachedFallbackKeyTypes", testCachedFallbackKeyTypes},
 	{"CachedReadsRaceWrites", testCachedReadsRaceWrites},
+	{"CachedAccessTokens", testCachedAccessTokens},
 }
 
 type roomsByMembership = map[string][]string
@@ -375,4 +376,64 @@ func testCachedReadsRaceWrites(t *testing.T, open Opener) {
 			t.Fatalf("upload %d: read back %v, %v", i, counts, err)
 		}
 	}
+}
+
+// testCachedAccessTokens: a token looked up twice (so a cache holds it)
+// reflects every write that can change the lookup's answer.
+func testCachedAccessTokens(t *testing.T, open Opener) {
+	db := openDB(t, open)
+	ctx := t.Context()
+	n := 0
+	// session gives a fresh user a device and a token, looked up twice.
+	session := func() storage.AccessToken {
+		t.Helper()
+		n++
+		user := userID(fmt.Sprintf("tok%d", n), "a.example")
+		mustCreateUser(t, db, user)
+		mustCreateDevice(t, db, user, "D1")
+		mustCreateDevice(t, db, user, "D2")
+		tok := mustCreateToken(t, db, user, "D1", "t")
+		wantToken(t, db, tok)
+		wantToken(t, db, tok)
+		return tok
+	}
+	gone := []struct {
+		name  string
+		write func(tok storage.AccessToken) error
+	}{
+		{"DeleteAccessToken", func(tok storage.AccessToken) error { return db.DeleteAccessToken(ctx, tok.TokenHash) }},
+		{"DeleteUserAccessTokens", func(tok storage.AccessToken) error { return db.DeleteUserAccessTokens(ctx, tok.UserID, "D2") }},
+		{"DeleteDevice", func(tok storage.AccessToken) error { return db.DeleteDevice(ctx, tok.UserID, "D1") }},
+		{"DeleteDevices", func(tok storage.AccessToken) error { return db.DeleteDevices(ctx, tok.UserID, []string{"D1"}) }},
+		{"ChangePassword logging out others", func(tok storage.AccessToken) error {
+			return db.ChangePassword(ctx, tok.UserID, "$argon2id$new", true, "D2")
+		}},
+		{"StartSession on the same device", func(tok storage.AccessToken) error {
+			next := storage.AccessToken{TokenHash: tokenHash(tok.UserID + "|next"), UserID: tok.UserID, DeviceID: "D1", CreatedTS: baseTS + 1}
+			_, err := db.StartSession(ctx, storage.Device{UserID: tok.UserID, DeviceID: "D1", CreatedTS: baseTS + 1}, next)
+			return err
+		}},
+		{"DeactivateUser", func(tok storage.AccessToken) error { return db.DeactivateUser(ctx, tok.UserID) }},
+		{"DeactivateAccount", func(tok storage.AccessToken) error { return db.DeactivateAccount(ctx, tok.UserID, false, baseTS+1) }},
+	}
+	for _, c := range gone {
+		tok := session()
+		noErr(t, c.name, c.write(tok))
+		wantNoToken(t, db, tok)
+	}
+	tok := session()
+	noErr(t, "SetUserLocked", db.SetUserLocked(ctx, tok.UserID, true))
+	tok.UserLocked = true
+	wantToken(t, db, tok)
+	noErr(t, "SetUserSuspended", db.SetUserSuspended(ctx, tok.UserID, true))
+	tok.UserSuspended = true
+	wantToken(t, db, tok)
+	noErr(t, "SetUserLocked off", db.SetUserLocked(ctx, tok.UserID, false))
+	tok.UserLocked = false
+	wantToken(t, db, tok)
+	// The answer is the caller's own to change.
+	got, err := db.LookupAccessToken(ctx, tok.TokenHash)
+	noErr(t, "LookupAccessToken", err)
+	got.TokenHash[0] ^= 0xff
+	wantToken(t, db, tok)
 }
