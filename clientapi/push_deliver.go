@@ -48,8 +48,14 @@ type pushDeliverer struct {
 }
 
 type cachedTargets struct {
-	targets []pushgw.Target
+	targets []pusherTarget
 	at      time.Time
+}
+
+// pusherTarget is a gateway target and when its pusher was set (unix ms).
+type pusherTarget struct {
+	pushgw.Target
+	createdMS int64
 }
 
 // pushJob is one event's notifying actions, or (ev nil) a badge update
@@ -130,7 +136,11 @@ func (d *pushDeliverer) event(ctx context.Context, j pushJob) {
 		n.Counts.Unread = d.unreadTotal(ctx, act.UserID)
 		d.badges.Put(act.UserID, n.Counts.Unread)
 		for _, t := range targets {
-			d.sender.Enqueue(t, n)
+			// A pusher gets the notifications of events that arrive
+			// after it was set, not those still queued from before.
+			if act.TS >= t.createdMS {
+				d.sender.Enqueue(t.Target, n)
+			}
 		}
 	}
 }
@@ -149,12 +159,12 @@ func (d *pushDeliverer) badge(ctx context.Context, userID string) {
 	}
 	d.badges.Put(userID, n.Counts.Unread)
 	for _, t := range targets {
-		d.sender.Enqueue(t, n)
+		d.sender.Enqueue(t.Target, n)
 	}
 }
 
 // targets are the user's http pushers.
-func (d *pushDeliverer) targets(ctx context.Context, userID string) []pushgw.Target {
+func (d *pushDeliverer) targets(ctx context.Context, userID string) []pusherTarget {
 	if c, ok := d.pushers.Get(userID); ok && time.Since(c.at) < pusherCacheTTL {
 		return c.targets
 	}
@@ -171,8 +181,8 @@ func (d *pushDeliverer) targets(ctx context.Context, userID string) []pushgw.Tar
 	return out
 }
 
-func httpTargets(userID string, ps []storage.Pusher) []pushgw.Target {
-	var out []pushgw.Target
+func httpTargets(userID string, ps []storage.Pusher) []pusherTarget {
+	var out []pusherTarget
 	for _, p := range ps {
 		if p.Kind != "http" {
 			continue // email pushers are not delivered (no mail sender)
@@ -181,8 +191,8 @@ func httpTargets(userID string, ps []storage.Pusher) []pushgw.Target {
 		if _, err := url.Parse(u); err != nil || u == "" {
 			continue
 		}
-		out = append(out, pushgw.Target{UserID: userID, AppID: p.AppID, PushKey: p.PushKey, URL: u,
-			PushKeyTS: p.CreatedTS / 1000, Data: p.Data})
+		out = append(out, pusherTarget{pushgw.Target{UserID: userID, AppID: p.AppID, PushKey: p.PushKey, URL: u,
+			PushKeyTS: p.CreatedTS / 1000, Data: p.Data}, p.CreatedTS})
 	}
 	return out
 }

@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/warbler-im/warbler/pushgw"
+	"github.com/warbler-im/warbler/storage"
 )
 
 // testGateway is an in-process push gateway: each notification it gets
@@ -78,8 +81,12 @@ func newPushGatewayEnv(t *testing.T) *syncEnv {
 	})
 }
 
+// setPusher sets a pusher. A pusher gets only events that arrive after
+// it was set, and the test clock stands still: it moves on first, so the
+// events before (a room's invite, say) are older than the pusher.
 func (e *syncEnv) setPusher(token, pushKey string, data map[string]any) {
 	e.t.Helper()
+	e.clock.advance(time.Millisecond)
 	p := map[string]any{"app_id": "im.app", "pushkey": pushKey, "kind": "http", "app_display_name": "App",
 		"device_display_name": "Phone", "lang": "en", "data": data}
 	e.do("POST", "/_matrix/client/v3/pushers/set", p, token).want(e.t, http.StatusOK, "")
@@ -354,5 +361,41 @@ func TestValidGatewayURL(t *testing.T) {
 		if got := validGatewayURL(tc.url, tc.allowHTTP); got != tc.want {
 			t.Errorf("validGatewayURL(%q, %v) = %v, want %v", tc.url, tc.allowHTTP, got, tc.want)
 		}
+	}
+}
+
+// enqueued records what a deliverer hands to the gateway sender.
+type enqueued struct {
+	mu  sync.Mutex
+	got []string // push keys
+}
+
+func (q *enqueued) Enqueue(t pushgw.Target, _ pushgw.Notification) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.got = append(q.got, t.PushKey)
+}
+
+// TestPusherGetsOnlyLaterEvents: a notification evaluated before a pusher
+// was set (still queued when it was) does not go to it; one evaluated
+// after does. (A queued invite reaching a pusher set after it made
+// TestPushHighlightTweakForMentions flaky.)
+func TestPusherGetsOnlyLaterEvents(t *testing.T) {
+	e := newPushGatewayEnv(t)
+	before := e.clock.now().UnixMilli()
+	e.setPusher(e.aliceToken, "k1", map[string]any{"url": "http://127.0.0.1:1/_matrix/push/v1/notify"})
+	q := &enqueued{}
+	d := newPushDeliverer(e.api, q)
+	job := func(ts int64) pushJob {
+		return pushJob{roomID: "!r:x", ev: testPDU(t, "m.room.message", nil),
+			actions: []storage.PushAction{{UserID: e.alice, RoomID: "!r:x", TS: ts, Actions: []byte(`["notify"]`)}}}
+	}
+	d.event(t.Context(), job(before))
+	if len(q.got) != 0 {
+		t.Fatalf("an event from before the pusher was pushed: %v", q.got)
+	}
+	d.event(t.Context(), job(e.clock.now().UnixMilli()))
+	if !slices.Equal(q.got, []string{"k1"}) {
+		t.Errorf("pushed %v, want the later event to k1", q.got)
 	}
 }
