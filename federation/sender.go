@@ -273,11 +273,8 @@ func (s *Sender) queueEvents(ctx context.Context, batch []roomserver.PersistedEv
 			}
 			joined[ev.RoomID()] = servers
 		}
-		if ev.Type() == "m.room.member" && ev.StateKey() != nil {
-			switch gjson.GetBytes(ev.Content(), "membership").Str {
-			case "leave", "ban":
-				servers = append(slices.Clip(servers), senderServer(*ev.StateKey()))
-			}
+		if removed, ok := roomserver.RemovedUser(ev); ok {
+			servers = append(slices.Clip(servers), senderServer(removed))
 		}
 		for _, d := range s.otherServers(servers) {
 			items = append(items, storage.FederationQueueItem{Destination: d, EventID: ev.EventID(), RoomID: ev.RoomID(), QueuedTS: now})

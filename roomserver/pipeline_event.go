@@ -278,14 +278,23 @@ func (r *batchRun) hasRemoteJoined() bool {
 // leave or be banned: that server is told even when it has no member
 // left in the room.
 func removesRemoteUser(pdu *mxcore.PDU, local string) bool {
-	if pdu.Type() != "m.room.member" || pdu.StateKey() == nil || serverOf(*pdu.StateKey()) == local {
-		return false
+	user, ok := RemovedUser(pdu)
+	return ok && serverOf(user) != local
+}
+
+// RemovedUser is the user a membership event makes leave (themselves or
+// by a kick) or bans, if it is such an event. The federation sender sends
+// it to that user's server too, which may have no member left to learn
+// of it otherwise.
+func RemovedUser(pdu *mxcore.PDU) (string, bool) {
+	if pdu.Type() != "m.room.member" || pdu.StateKey() == nil {
+		return "", false
 	}
 	switch gjson.GetBytes(pdu.Content(), "membership").Str {
 	case "leave", "ban":
-		return true
+		return *pdu.StateKey(), true
 	}
-	return false
+	return "", false
 }
 
 // known returns the event if the batch or storage has it already. A fresh
