@@ -511,10 +511,7 @@ func specificCases(f *sweepFixture) []errorCase {
 	})
 	for _, method := range []string{"GET", "PUT"} {
 		op := method + " " + v3 + "/devices/{deviceId}"
-		var body any
-		if method == "PUT" {
-			body = map[string]any{"display_name": "sweep"}
-		}
+		body := putBody(method, map[string]any{"display_name": "sweep"})
 		add(op, 404, answers(404, "M_NOT_FOUND"), "a device the user does not have", func() harness.Response {
 			return alice.call(op, map[string]string{"{deviceId}": "SWEEPNONE"}, body)
 		})
@@ -578,10 +575,7 @@ func specificCases(f *sweepFixture) []errorCase {
 	}
 	for _, method := range []string{"PUT", "DELETE"} {
 		op := method + " " + v3 + "/profile/{userId}/{keyName}"
-		var body any
-		if method == "PUT" {
-			body = map[string]any{"displayname": "sweep"}
-		}
+		body := putBody(method, map[string]any{"displayname": "sweep"})
 		add(op, 403, answers(403, "M_FORBIDDEN"), "another user's profile", func() harness.Response {
 			return alice.call(op, map[string]string{"{userId}": url.PathEscape(bob.id)}, body)
 		})
@@ -888,4 +882,12 @@ func checkSweepBookkeeping(t *testing.T, declared, triggered map[sweepPair]bool)
 	}
 	t.Logf("%d declared (operation, status) pairs: %d triggered, %d covered elsewhere, %d not covered",
 		len(pairs), counts["triggered"], counts["covered elsewhere"], counts["not covered"])
+}
+
+// putBody is body for a PUT and no body for the other methods.
+func putBody(method string, body any) any {
+	if method == "PUT" {
+		return body
+	}
+	return nil
 }
