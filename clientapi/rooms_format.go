@@ -93,9 +93,12 @@ func newClientEvent(h eventHead, raw []byte, ver mxcore.RoomVersion, opts Client
 		ev.Content = json.RawMessage(c.Raw)
 	}
 	// Before v11 redactions name their target at the top level; from v11
-	// in content, where clients of those rooms read it.
-	if r := gjson.GetBytes(raw, "redacts"); r.Exists() {
-		ev.Redacts = r.String()
+	// in content, where clients of those rooms read it. Only redactions
+	// are looked at: a key that is absent costs a scan of the whole event.
+	if h.typ == "m.room.redaction" {
+		if r := gjson.GetBytes(raw, "redacts"); r.Exists() {
+			ev.Redacts = r.String()
+		}
 	}
 	return ev
 }

@@ -606,14 +606,37 @@ func appendCanonicalRune(out *[]byte, r rune) bool {
 	return true
 }
 
-// appendJSONString writes s as a canonical JSON string. s must be valid
-// UTF-8 (invalid bytes are written as U+FFFD).
-func appendJSONString(out []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string the way canonical JSON
+// writes one: only '"', '\\' and control characters escaped, everything
+// else as UTF-8; bytes that are not UTF-8 become U+FFFD, so the output is
+// valid JSON whatever s holds. It is the one string writer for JSON that
+// Warbler encodes by hand (hot paths that skip encoding/json's reflection).
+func AppendJSONString(out []byte, s string) []byte {
 	out = append(out, '"')
-	for _, r := range s {
-		appendCanonicalRune(&out, r)
+	start := 0 // s[start:i] is copied as it is
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			out = append(append(out, s[start:i]...), "\ufffd"...)
+			i++
+			start = i
+			continue
+		}
+		out = append(out, s[start:i]...)
+		appendCanonicalRune(&out, rune(c))
+		i++
+		start = i
 	}
-	return append(out, '"')
+	return append(append(out, s[start:]...), '"')
 }
 
 // appendUnescapedCanonical decodes the escapes canonical JSON uses, for

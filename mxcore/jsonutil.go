@@ -97,7 +97,7 @@ func copyMembersExcept(obj gjson.Result, key string) []byte {
 }
 
 // jsonString encodes s as a JSON string.
-func jsonString(s string) string { return string(appendJSONString(nil, s)) }
+func jsonString(s string) string { return string(AppendJSONString(nil, s)) }
 
 // appendRawMember appends "key":value to an object being built in out,
 // with a comma unless it is the first member.

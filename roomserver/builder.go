@@ -245,15 +245,15 @@ func eventRefs(events []*mxcore.PDU, ver mxcore.RoomVersion) ([]byte, error) {
 			out = append(out, ',')
 		}
 		if !ver.EventRefsAreHashPairs {
-			out = appendJSONString(out, ev.EventID())
+			out = mxcore.AppendJSONString(out, ev.EventID())
 			continue
 		}
 		sum, err := mxcore.ReferenceHash(ev.JSON(), ver)
 		if err != nil {
 			return nil, fmt.Errorf("roomserver: reference hash of %s: %w", ev.EventID(), err)
 		}
-		out = append(appendJSONString(append(out, '['), ev.EventID()), `,{"sha256":`...)
-		out = append(appendJSONString(out, mxcore.EncodeBase64(sum)), "}]"...)
+		out = append(mxcore.AppendJSONString(append(out, '['), ev.EventID()), `,{"sha256":`...)
+		out = append(mxcore.AppendJSONString(out, mxcore.EncodeBase64(sum)), "}]"...)
 	}
 	return append(out, ']'), nil
 }
@@ -268,40 +268,12 @@ func (w *objectWriter) key(k string) {
 	} else {
 		w.buf = append(w.buf, ',')
 	}
-	w.buf = append(appendJSONString(w.buf, k), ':')
+	w.buf = append(mxcore.AppendJSONString(w.buf, k), ':')
 }
 
 func (w *objectWriter) raw(k string, v []byte) { w.key(k); w.buf = append(w.buf, v...) }
-func (w *objectWriter) str(k, v string)        { w.key(k); w.buf = appendJSONString(w.buf, v) }
+func (w *objectWriter) str(k, v string)        { w.key(k); w.buf = mxcore.AppendJSONString(w.buf, v) }
 func (w *objectWriter) close() []byte          { return append(w.buf, '}') }
-
-// appendJSONString writes s as a JSON string the way canonical JSON does:
-// only '"', '\\' and control characters escaped.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c == '\b':
-			dst = append(dst, '\\', 'b')
-		case c == '\f':
-			dst = append(dst, '\\', 'f')
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
-}
 
 // randomID returns n random letters, for v1–2 event IDs and room IDs.
 func randomID(n int) string {

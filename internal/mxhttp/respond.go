@@ -12,7 +12,7 @@ import (
 
 // WriteJSON sends v as a JSON body with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
+	body, err := encode(v)
 	if err != nil {
 		slog.Error("encoding response", "err", err)
 		status, body = http.StatusInternalServerError, mustMarshal(mxcore.Internal())
@@ -20,6 +20,20 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// Appender is a response that encodes itself as JSON, appended to b,
+// without encoding/json: for hot responses made mostly of JSON that is
+// valid already (events), which encoding/json would scan again.
+type Appender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+func encode(v any) ([]byte, error) {
+	if a, ok := v.(Appender); ok {
+		return a.AppendJSON(make([]byte, 0, 4096))
+	}
+	return json.Marshal(v)
 }
 
 // WriteRawJSON sends an already encoded JSON body.
