@@ -27,6 +27,7 @@ type Config struct {
 	HTTP         HTTP         `yaml:"http"`
 	Metrics      Metrics      `yaml:"metrics"`
 	Logging      Logging      `yaml:"logging"`
+	Memory       Memory       `yaml:"memory"`
 
 	UserDirectory UserDirectory `yaml:"user_directory"`
 	VoIP          VoIP          `yaml:"voip"`
@@ -58,6 +59,13 @@ type SQLite struct {
 	// ProcsPerCPU sets GOMAXPROCS to this many times the CPUs (see
 	// config.sample.yaml). 1 leaves Go's default.
 	ProcsPerCPU int `yaml:"procs_per_cpu"`
+}
+
+// Memory tunes the Go runtime's trade of memory for CPU.
+type Memory struct {
+	// GCPercent is the garbage collector's target (GOGC): the heap may
+	// grow this many percent above what is live before a collection.
+	GCPercent int `yaml:"gc_percent"`
 }
 
 // IsPostgres reports whether the database URL names PostgreSQL.
@@ -248,6 +256,7 @@ func Default() Config {
 		DataDir:    "./warbler-data",
 		Listen:     Listen{Client: "127.0.0.1:8008"},
 		Database:   Database{SQLite: SQLite{ProcsPerCPU: 4}, Postgres: Postgres{MaxOpenConns: 20, MaxIdleConns: 20}},
+		Memory:     Memory{GCPercent: 70},
 		SigningKey: SigningKey{Validity: Duration(24 * time.Hour)},
 		Login: Login{
 			AccessTokenLifetime: Duration(5 * time.Minute),

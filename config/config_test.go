@@ -88,6 +88,7 @@ func TestLoadErrorsNameTheKeyPath(t *testing.T) {
 		{"bad duration", "http:\n  shutdown_timeout: soon\n", nil, "http.shutdown_timeout: must be a duration"},
 		{"bad listen", "listen:\n  client: nonsense\n", nil, "listen.client: must be host:port"},
 		{"bad database url", "database:\n  url: mysql://x\n", nil, "database.url: must start with sqlite: or postgres://"},
+		{"gc percent 5", "memory:\n  gc_percent: 5\n", nil, "memory.gc_percent: must be 10-1000"},
 		{"procs per cpu 0", "database:\n  sqlite:\n    procs_per_cpu: 0\n", nil, "database.sqlite.procs_per_cpu: must be 1-64"},
 		{"bad cidr", "federation:\n  allowed_networks: [10.0.0.0/33]\n", nil, "federation.allowed_networks[0]"},
 		{"bad notary", "federation:\n  key_notaries: [matrix.org, 'not a name']\n", nil, "federation.key_notaries[1]"},

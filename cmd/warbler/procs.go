@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/warbler-im/warbler/config"
 	"github.com/warbler-im/warbler/internal/cpus"
@@ -17,4 +18,14 @@ func setProcs(db config.Database) {
 		return
 	}
 	runtime.GOMAXPROCS(cpus.N * db.SQLite.ProcsPerCPU)
+}
+
+// setGCPercent sets the garbage collector's target to memory.gc_percent
+// (config.sample.yaml says why), unless the GOGC environment variable
+// chose one.
+func setGCPercent(m config.Memory) {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	debug.SetGCPercent(m.GCPercent)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/warbler-im/warbler/config"
@@ -34,6 +35,30 @@ func TestSetProcs(t *testing.T) {
 			setProcs(tc.db)
 			if got := runtime.GOMAXPROCS(0); got != tc.want {
 				t.Errorf("GOMAXPROCS %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSetGCPercent: memory.gc_percent is the collector's target unless
+// the environment chose one.
+func TestSetGCPercent(t *testing.T) {
+	orig := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(orig) })
+	for _, tc := range []struct {
+		name string
+		env  string
+		want int
+	}{
+		{"config", "", 70},
+		{"environment chose", "100", 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(100)
+			t.Setenv("GOGC", tc.env)
+			setGCPercent(config.Memory{GCPercent: 70})
+			if got := debug.SetGCPercent(100); got != tc.want {
+				t.Errorf("GC percent %d, want %d", got, tc.want)
 			}
 		})
 	}

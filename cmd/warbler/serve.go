@@ -42,6 +42,7 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	setupLogging(cfg.Logging, stderr)
 	setProcs(cfg.Database)
+	setGCPercent(cfg.Memory)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return runServer(ctx, cfg)
