@@ -45,17 +45,8 @@ func TestClientEventEncodesAsReflection(t *testing.T) {
 	requireEveryFieldSet(t, all...)
 	requireEveryFieldSet(t, unsigned...)
 	for name, ev := range evs {
-		want, err := json.Marshal(reflectedEvent(ev))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
-		}
+		requireSameEncoding(t, name, func() ([]byte, error) { return json.Marshal(ev) },
+			func() ([]byte, error) { return json.Marshal(reflectedEvent(ev)) })
 	}
 }
 
@@ -109,17 +100,25 @@ func TestSyncResponseEncodesAsReflection(t *testing.T) {
 	requireEveryFieldSet(t, jr.Timeline)
 	for name, r := range map[string]*syncResponse{"empty": newSyncResponse(syncToken{}), "full": resp, "nil maps": {}} {
 		type reflected syncResponse // the same fields, without AppendJSON
-		want, err := json.Marshal((*reflected)(r))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := r.AppendJSON(nil)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
-		}
+		requireSameEncoding(t, name, func() ([]byte, error) { return r.AppendJSON(nil) },
+			func() ([]byte, error) { return json.Marshal((*reflected)(r)) })
+	}
+}
+
+// requireSameEncoding fails unless encode writes, byte for byte, what
+// reflected (encoding/json by reflection) writes.
+func requireSameEncoding(t *testing.T, name string, encode, reflected func() ([]byte, error)) {
+	t.Helper()
+	want, err := reflected()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := encode()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s:\n got %s\nwant %s", name, got, want)
 	}
 }
 
