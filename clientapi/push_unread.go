@@ -3,6 +3,7 @@ package clientapi
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -252,6 +253,16 @@ func (t *unreadTracker) flushLocked(ctx context.Context) error {
 	t.mu.Unlock()
 	for len(ops) > 0 {
 		n, err := t.writeOps(ctx, ops)
+		if bad := refusedWrite(err, n); bad >= 0 {
+			// Retrying would refuse every later flush too, for ever, while
+			// pending grew: the one write goes (its count stays in memory).
+			logDroppedPushOp(ops[bad], err)
+			ops = append(ops[:bad:bad], ops[bad+1:]...) // a copy: loads may be reading inflight
+			t.mu.Lock()
+			t.inflight = ops
+			t.mu.Unlock()
+			continue
+		}
 		t.mu.Lock()
 		if err != nil {
 			t.pending = append(ops, t.pending...) // retried next time, in order
@@ -264,6 +275,24 @@ func (t *unreadTracker) flushLocked(ctx context.Context) error {
 		t.mu.Unlock()
 	}
 	return nil
+}
+
+// refusedWrite is the index of the write err says can never be written,
+// among the n a writeOps call tried; -1 if err is not that.
+func refusedWrite(err error, n int) int {
+	var bad *storage.BadPushWriteError
+	if errors.As(err, &bad) && bad.Index >= 0 && bad.Index < n {
+		return bad.Index
+	}
+	return -1
+}
+
+func logDroppedPushOp(op pushOp, err error) {
+	if op.note != nil {
+		slog.Error("push: dropping a notification the database refuses", "room", op.note.RoomID, "event", op.note.EventID, "err", err)
+		return
+	}
+	slog.Error("push: dropping a read mark the database refuses", "room", op.mark.roomID, "err", err)
 }
 
 // writeOps writes the leading operations, at most maxFlushWrites of them,

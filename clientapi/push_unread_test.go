@@ -202,3 +202,27 @@ func TestUnreadLoadDuringFlushOfSharedNotifications(t *testing.T) {
 		})
 	}
 }
+
+// A write the database refuses for ever (here a recipient that is not a
+// user ID) is dropped from the flush; the rest land, and later flushes
+// are not held up by it.
+func TestUnreadFlushDropsARefusedWrite(t *testing.T) {
+	e := newPushEnv(t)
+	tr := newTestTracker(e.db)
+	tr.add([]storage.PushNotification{unreadNote(1, false), unreadNote(2, false, "@u:x", "@bad\tuser:x"), unreadNote(3, true)})
+	if err := tr.flush(t.Context()); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	tr.mu.Lock()
+	pending, inflight := len(tr.pending), len(tr.inflight)
+	tr.mu.Unlock()
+	if pending != 0 || inflight != 0 {
+		t.Fatalf("%d pending and %d in flight after the flush", pending, inflight)
+	}
+	tr.add([]storage.PushNotification{unreadNote(4, false)})
+	if err := tr.flush(t.Context()); err != nil {
+		t.Fatalf("second flush: %v", err)
+	}
+	// As after a restart: what landed is 1, 3 and 4.
+	wantTracked(t, newTestTracker(e.db), map[roomThread][2]int{{"!r:x", "main"}: {3, 1}})
+}

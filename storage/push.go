@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 )
 
 // PushAction is what a user's push rules decided for one event that
@@ -59,6 +60,20 @@ type PushWrite struct {
 	Notification *PushNotification
 	Mark         *PushMark
 }
+
+// BadPushWriteError is WritePush refusing a batch, having written
+// nothing, because of a write that can never be written: Index is its
+// place in the batch. The others may be written without it.
+type BadPushWriteError struct {
+	Index int
+	Err   error
+}
+
+func (e *BadPushWriteError) Error() string {
+	return fmt.Sprintf("storage: push write %d: %v", e.Index, e.Err)
+}
+
+func (e *BadPushWriteError) Unwrap() error { return e.Err }
 
 // UnreadPush is what UnreadPushActions read of one user: their unread
 // actions, and their marks in the rooms asked about.

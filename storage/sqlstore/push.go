@@ -78,12 +78,12 @@ func (db *DB) WritePush(ctx context.Context, writes []storage.PushWrite) error {
 	encoded := make([]encodedRecipients, len(writes))
 	for i, w := range writes {
 		if (w.Notification == nil) == (w.Mark == nil) {
-			return fmt.Errorf("storage: push write %d must hold a notification or a mark", i)
+			return &storage.BadPushWriteError{Index: i, Err: errors.New("must hold a notification or a mark")}
 		}
 		if n := w.Notification; n != nil {
 			var err error
 			if encoded[i], err = encodePushRecipients(n.Recipients); err != nil {
-				return fmt.Errorf("storage: push write %d: %w", i, err)
+				return &storage.BadPushWriteError{Index: i, Err: err}
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -252,8 +253,9 @@ func testWritePushRefuses(t *testing.T, open Opener) {
 		"bad actions":   withRecipient(storage.PushRecipient{UserID: "@a:x", Actions: []byte("[\"no\tend")}),
 	}
 	for name, w := range bad {
-		if err := db.WritePush(ctx, []storage.PushWrite{good, w}); err == nil {
-			t.Errorf("%s: accepted", name)
+		var refused *storage.BadPushWriteError
+		if err := db.WritePush(ctx, []storage.PushWrite{good, w}); !errors.As(err, &refused) || refused.Index != 1 {
+			t.Errorf("%s: %v, want a BadPushWriteError for write 1", name, err)
 		}
 	}
 	wantUnread(t, db, "@a:x", []string{"!r:x"}, map[string][2]int{})
