@@ -46,11 +46,10 @@ type field struct {
 func appendFields(b []byte, fields []field, end byte) ([]byte, error) {
 	for _, f := range fields {
 		b = append(mxcore.AppendJSONString(append(b, ','), f.key), ':')
-		v, err := json.Marshal(f.value)
-		if err != nil {
+		var err error
+		if b, err = appendMarshalled(b, f.value); err != nil {
 			return nil, err
 		}
-		b = append(b, v...)
 	}
 	return append(b, end), nil
 }
@@ -96,6 +95,7 @@ func appendRoomMap[R any](b []byte, rooms map[string]*R, appendRoom func(*R, []b
 	return append(b, '}'), nil
 }
 
+// appendMarshalled appends v as encoding/json writes it.
 func appendMarshalled(b []byte, v any) ([]byte, error) {
 	out, err := json.Marshal(v)
 	if err != nil {

@@ -24,6 +24,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateListeners(bad)
 	c.validateDatabase(bad)
+	if n := c.Memory.GCPercent; n < 10 || n > 1000 {
+		bad("memory.gc_percent", "must be 10-1000")
+	}
 	c.validateVoIP(bad) // voip.go
 	if c.SigningKey.Validity.Std() < time.Hour {
 		bad("signing_key.validity", "must be at least 1h")
@@ -184,9 +187,6 @@ func (c *Config) validateDatabase(bad reporter) {
 	}
 	if n := c.Database.SQLite.ProcsPerCPU; n < 1 || n > 64 {
 		bad("database.sqlite.procs_per_cpu", "must be 1-64")
-	}
-	if n := c.Memory.GCPercent; n < 10 || n > 1000 {
-		bad("memory.gc_percent", "must be 10-1000")
 	}
 	if c.Database.Postgres.MaxOpenConns <= 0 {
 		bad("database.postgres.max_open_conns", "must be > 0")
